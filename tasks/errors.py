@@ -1,0 +1,67 @@
+"""The integration's error tree; adapters map library errors into it at the boundary.
+
+    IntegrationError            anything this integration raises on purpose
+    ├── TransientError          retried: throttling (429), 5xx, timeouts, dropped connections
+    ├── PermanentError          fail fast: rejected request, auth, configuration, host key mismatch
+    │   └── ConfigError         the configuration file is wrong (names the key)
+    └── DataError               quarantine the file or hold the record, carry on with the rest:
+                                schema failures, unknown orders, over-shipment
+
+Errors carry identifiers (order number, file, row, transaction id, Amazon request id), never payloads:
+customer names and addresses must never reach an exception message.
+"""
+
+from __future__ import annotations
+
+
+class IntegrationError(Exception):
+    """Base class: a failure this integration understands and names."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+        status: int | None = None,
+        subject: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.status = status
+        self.subject = subject
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.subject:
+            parts.append(f"subject={self.subject}")
+        if self.status is not None:
+            parts.append(f"http={self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request-id={self.request_id}")
+        return " | ".join(parts)
+
+
+class TransientError(IntegrationError):
+    """Worth retrying: throttling, server errors, timeouts, connection drops."""
+
+
+class PermanentError(IntegrationError):
+    """Retrying will not help: a rejected request, bad credentials, a wrong host key."""
+
+
+class ConfigError(PermanentError):
+    """The configuration is wrong; the message names the key and what to do."""
+
+
+class DataError(IntegrationError):
+    """One file, row or order is wrong; quarantine or hold it and carry on with the rest."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether an exception is worth a retry (used by Prefect retry conditions)."""
+    return isinstance(exc, TransientError)
