@@ -42,8 +42,14 @@ class Ledger(Protocol):
         """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed."""
         ...
 
-    def mark_acknowledged(self, account: str, purchase_order_numbers: Collection[str], transaction_id: str) -> None:
-        """Record the acknowledgement's transaction (status Processing) and move the orders to acknowledged."""
+    def mark_acknowledged(
+        self, account: str, purchase_order_numbers: Collection[str], transaction_id: str | None
+    ) -> None:
+        """Record the acknowledgement's transaction (status Processing) and move the orders to acknowledged.
+
+        transaction_id is None when Amazon shows the order accepted but a crash lost the id: then no
+        transaction row is written.
+        """
         ...
 
     def mark_exporting(self, account: str, purchase_order_numbers: Collection[str], file_name: str) -> list[str]:
