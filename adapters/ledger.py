@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from adapters.ledger_sql import SqlLedger, migrate
 from tasks.models import (
     DownloadOutcome,
     FileOutcome,
@@ -17,6 +18,8 @@ from tasks.models import (
     TransactionKind,
     TransactionStatus,
 )
+
+__all__ = ["Ledger", "SqlLedger", "migrate"]
 
 
 class Ledger(Protocol):

@@ -1,0 +1,819 @@
+"""SqlLedger: the Ledger on SQLite (embedded default) or PostgreSQL (shared by workers), through SQLAlchemy 2."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import URL, Connection, Engine
+
+from tasks.errors import ConfigError, DataError, PermanentError, TransientError
+from tasks.models import (
+    AmazonErrorDetail,
+    AmazonOrderStatus,
+    DownloadOutcome,
+    FileOutcome,
+    InboundFile,
+    LedgerOrder,
+    LedgerTransaction,
+    OrderLine,
+    OrderState,
+    PurchaseOrder,
+    TransactionKind,
+    TransactionState,
+    TransactionStatus,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# SQLite caps bound parameters per statement (32766 since 3.32, 999 before); 500 keys per IN list fits both.
+IN_CHUNK = 500
+
+# Cancellation is honoured until the order file leaves for the warehouse (DESIGN §1: exported is final).
+CANCELLABLE = (OrderState.DOWNLOADED, OrderState.ACKNOWLEDGING, OrderState.ACKNOWLEDGED)
+HOLDABLE = (
+    OrderState.DOWNLOADED,
+    OrderState.ACKNOWLEDGING,
+    OrderState.ACKNOWLEDGED,
+    OrderState.EXPORTING,
+    OrderState.HELD,
+)
+MAX_REASON = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out; SQLite keeps naive UTC text, which sorts and compares correctly."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the ledger stores timezone-aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The schema as the code sees it; adapters/migrations/versions holds the same schema as reviewed DDL,
+# and tests/integration/test_ledger.py checks the two never drift apart.
+metadata = sa.MetaData()
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("purchase_order_number", sa.String(64), nullable=False),
+    sa.Column("selling_party_id", sa.String(64), nullable=False),
+    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
+    sa.Column("order_date", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("ack_batch", sa.String(128)),
+    sa.Column("ack_transaction_id", sa.String(128)),
+    sa.Column("export_file", sa.String(255)),
+    sa.Column("held_reason", sa.String(MAX_REASON)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("account", "purchase_order_number", name="uq_orders_account_po"),
+    sa.Index("ix_orders_account_state", "account", "state"),
+    sa.Index("ix_orders_account_export_file", "account", "export_file"),
+)
+
+order_lines = sa.Table(
+    "order_lines",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("purchase_order_number", sa.String(64), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.String(16), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("buyer_product_id", sa.String(64)),
+    sa.Column("vendor_product_id", sa.String(64)),
+    sa.Column("unit_of_measure", sa.String(16), nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account", "purchase_order_number"],
+        ["orders.account", "orders.purchase_order_number"],
+        name="fk_order_lines_order",
+        ondelete="CASCADE",
+    ),
+)
+
+watermarks = sa.Table(
+    "watermarks",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("value", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("transaction_id", sa.String(128), primary_key=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("errors", sa.JSON, nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_transactions_status", "status", "account"),
+)
+
+transaction_subjects = sa.Table(
+    "transaction_subjects",
+    metadata,
+    sa.Column(
+        "transaction_id",
+        sa.String(128),
+        sa.ForeignKey("transactions.transaction_id", name="fk_transaction_subjects_transaction", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("subject", sa.String(64), nullable=False),
+    sa.Index("ix_transaction_subjects_subject", "subject"),
+)
+
+inbound_files = sa.Table(
+    "inbound_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("warehouse", sa.String(64), nullable=False),
+    sa.Column("file", sa.String(255), nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("detail", sa.String(1000)),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("account", "warehouse", "file", "checksum", name="uq_inbound_files_identity"),
+)
+
+
+# -- connection -------------------------------------------------------------------------------------------
+
+
+def ledger_url(url: str) -> URL:
+    """Parse a ledger URL; plain postgresql:// means psycopg 3, the driver this project ships."""
+    try:
+        parsed = sa.make_url(url)
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        # The library's message quotes the whole URL, password included: say what is wrong without it.
+        raise ConfigError("ledger_url is not a database URL (expected sqlite:///path or postgresql://...)") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise ConfigError(
+            f"ledger_url uses {parsed.drivername!r}: only sqlite:///path and postgresql[+psycopg]:// are supported"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        raise ConfigError("ledger_url must name a SQLite file (sqlite:///path.db): an in-memory ledger forgets")
+    return parsed
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Autocommit at the driver level so that the "begin" hook below decides how transactions start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster commits
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    # A deferred transaction that reads and then writes cannot wait for another writer (SQLITE_BUSY at once,
+    # busy_timeout ignored); taking the write lock up front makes concurrent writers queue instead.
+    mode = conn.get_execution_options().get("ledger_sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def create_ledger_engine(url: str | URL) -> Engine:
+    """An Engine for the ledger with the session settings every connection needs."""
+    parsed = ledger_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
+    return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+
+
+# -- errors -----------------------------------------------------------------------------------------------
+
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "disk i/o error", "unable to open database")
+
+
+def _reason(exc: BaseException, url: URL) -> str:
+    """One line from the driver's message with the password removed (psycopg may quote the DSN)."""
+    origin = getattr(exc, "orig", None) or exc
+    text = str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    text = re.sub(r"password=\S+", "password=***", text)
+    return f"{type(origin).__name__}: {text}"[:300]
+
+
+def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exception:
+    """Map a SQLAlchemy error into the integration's tree; statements and parameters stay out of the message."""
+    where = f"ledger {url.render_as_string(hide_password=True)}: {operation} failed"
+    reason = _reason(exc, url)
+    if isinstance(exc, sa_exc.OperationalError):
+        lowered = reason.lower()
+        if url.get_backend_name() == "sqlite" and not any(marker in lowered for marker in _TRANSIENT_SQLITE):
+            # sqlite3 also reports a missing table or a bad statement as OperationalError.
+            return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf ledger migrate`")
+        return TransientError(f"{where} ({reason})")
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return TransientError(f"{where} (connection lost: {reason})")
+    if isinstance(exc, sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
+        return TransientError(f"{where} ({reason})")
+    if isinstance(exc, sa_exc.IntegrityError):
+        return PermanentError(f"{where}: a constraint refused the change ({reason})")
+    if isinstance(exc, sa_exc.ProgrammingError):
+        return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf ledger migrate`")
+    return PermanentError(f"{where} ({reason})")
+
+
+# -- migrations -------------------------------------------------------------------------------------------
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration built in code, so no alembic.ini is needed at run time."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the ledger schema to the latest revision (alembic upgrade head); harmless when already there."""
+    parsed = ledger_url(url)
+    engine = create_ledger_engine(parsed)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Two workers starting together must not both run the DDL; the lock ends with the transaction.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x7664665F6C6467)))
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except sa_exc.SQLAlchemyError as exc:
+        raise translate(exc, parsed, "migrate") from exc
+    finally:
+        engine.dispose()
+
+
+# -- the ledger -------------------------------------------------------------------------------------------
+
+
+def _key_filters(column: sa.ColumnElement[str], values: Iterable[str], dialect: str) -> list[sa.ColumnElement[bool]]:
+    """Conditions that together select these keys: one array on PostgreSQL, IN lists of IN_CHUNK on SQLite."""
+    # Sorted so that concurrent writers lock rows in the same order and cannot deadlock each other.
+    ordered = sorted(set(values))
+    if not ordered:
+        return []
+    if dialect == "postgresql":
+        return [column == sa.any_(sa.literal(ordered, pg_dialect.ARRAY(sa.String)))]
+    return [column.in_(ordered[start : start + IN_CHUNK]) for start in range(0, len(ordered), IN_CHUNK)]
+
+
+def _aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise DataError(f"{what} must be timezone-aware (got a naive datetime)")
+    return value.astimezone(UTC)
+
+
+def _in_input_order(wanted: Collection[str], got: Iterable[str]) -> list[str]:
+    found = set(got)
+    seen: set[str] = set()
+    result = []
+    for number in wanted:
+        if number in found and number not in seen:
+            seen.add(number)
+            result.append(number)
+    return result
+
+
+class SqlLedger:
+    """The Ledger on SQLAlchemy Core: one database transaction per method, conditional UPDATEs for claims."""
+
+    def __init__(self, url: str) -> None:
+        self.url = ledger_url(url)
+        self.engine = create_ledger_engine(self.url)
+
+    def __repr__(self) -> str:
+        return f"SqlLedger({self.url.render_as_string(hide_password=True)!r})"
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision."""
+        migrate(self.url.render_as_string(hide_password=False))
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> SqlLedger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _transaction(self, operation: str, *, write: bool = True) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                if not write:
+                    conn = conn.execution_options(ledger_sqlite_begin="DEFERRED")
+                with conn.begin():
+                    yield conn
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc, self.url, operation) from exc
+
+    def _keys(self, purchase_order_numbers: Iterable[str]) -> list[sa.ColumnElement[bool]]:
+        return _key_filters(orders.c.purchase_order_number, purchase_order_numbers, self.dialect)
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (pg_dialect.insert if self.dialect == "postgresql" else sqlite_dialect.insert)(table)
+
+    # orders ---------------------------------------------------------------------------------------------
+
+    def record_downloaded(self, account: str, orders_page: Sequence[PurchaseOrder]) -> DownloadOutcome:
+        """Insert unknown orders (no PII); move known ones to cancelled if Amazon cancelled them before export."""
+        page: dict[str, PurchaseOrder] = {}
+        for order in orders_page:
+            page[order.purchase_order_number] = order  # a page repeating an order: the last copy wins
+        if not page:
+            return DownloadOutcome()
+        now = utcnow()
+        order_rows = []
+        line_rows = []
+        for number in sorted(page):
+            order = page[number]
+            cancelled = order.status == AmazonOrderStatus.CANCELLED
+            order_rows.append(
+                {
+                    "account": account,
+                    "purchase_order_number": number,
+                    "selling_party_id": order.selling_party_id,
+                    "ship_from_party_id": order.ship_from_party_id,
+                    "order_date": _aware(order.order_date, f"order {number} order_date"),
+                    "state": OrderState.CANCELLED if cancelled else OrderState.DOWNLOADED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        with self._transaction("record downloaded orders") as conn:
+            statement = (
+                self._insert(orders)
+                .on_conflict_do_nothing(index_elements=["account", "purchase_order_number"])
+                .returning(orders.c.purchase_order_number)
+            )
+            inserted = set(conn.scalars(statement, order_rows).all())
+            for number in sorted(inserted):
+                for position, line in enumerate(page[number].lines):
+                    line_rows.append(
+                        {
+                            "account": account,
+                            "purchase_order_number": number,
+                            "position": position,
+                            "seq": line.item_sequence_number,
+                            "quantity": line.ordered_quantity,
+                            "buyer_product_id": line.buyer_product_identifier,
+                            "vendor_product_id": line.vendor_product_identifier,
+                            "unit_of_measure": line.unit_of_measure,
+                        }
+                    )
+            if line_rows:
+                conn.execute(order_lines.insert(), line_rows)
+            cancelled_known = [
+                number
+                for number, order in page.items()
+                if number not in inserted and order.status == AmazonOrderStatus.CANCELLED
+            ]
+            moved: set[str] = set()
+            for keys in self._keys(cancelled_known):
+                moved.update(
+                    conn.scalars(
+                        orders.update()
+                        .where(
+                            orders.c.account == account,
+                            keys,
+                            orders.c.state.in_(CANCELLABLE),
+                        )
+                        .values(state=OrderState.CANCELLED, updated_at=now)
+                        .returning(orders.c.purchase_order_number)
+                    )
+                )
+        numbers = list(page)
+        return DownloadOutcome(
+            new=tuple(n for n in numbers if n in inserted),
+            cancelled=tuple(
+                n for n in numbers if n in moved or (n in inserted and page[n].status == AmazonOrderStatus.CANCELLED)
+            ),
+            known=tuple(n for n in numbers if n not in inserted and n not in moved),
+        )
+
+    def load_orders(
+        self,
+        account: str,
+        states: Collection[OrderState],
+        *,
+        ship_from_party_id: str | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+    ) -> list[LedgerOrder]:
+        """Orders of an account in the given states, oldest first."""
+        if not states or (purchase_order_numbers is not None and not purchase_order_numbers):
+            return []
+        query = (
+            sa.select(orders, order_lines)
+            .outerjoin(
+                order_lines,
+                (order_lines.c.account == orders.c.account)
+                & (order_lines.c.purchase_order_number == orders.c.purchase_order_number),
+            )
+            .where(orders.c.account == account, orders.c.state.in_([OrderState(s) for s in states]))
+        )
+        if ship_from_party_id is not None:
+            query = query.where(orders.c.ship_from_party_id == ship_from_party_id)
+        queries = (
+            [query]
+            if purchase_order_numbers is None
+            else [query.where(keys) for keys in self._keys(purchase_order_numbers)]
+        )
+        found: dict[str, tuple[sa.Row[Any], list[OrderLine]]] = {}
+        with self._transaction("load orders", write=False) as conn:
+            for one in queries:
+                for row in conn.execute(one.order_by(orders.c.purchase_order_number, order_lines.c.position)):
+                    _, lines = found.setdefault(row.purchase_order_number, (row, []))
+                    if row.position is not None:
+                        lines.append(
+                            OrderLine(
+                                item_sequence_number=row.seq,
+                                ordered_quantity=row.quantity,
+                                buyer_product_identifier=row.buyer_product_id,
+                                vendor_product_identifier=row.vendor_product_id,
+                                unit_of_measure=row.unit_of_measure,
+                            )
+                        )
+        result = [
+            LedgerOrder(
+                account=row.account,
+                purchase_order_number=row.purchase_order_number,
+                selling_party_id=row.selling_party_id,
+                ship_from_party_id=row.ship_from_party_id,
+                order_date=row.order_date,
+                state=OrderState(row.state),
+                lines=tuple(lines),
+                ack_batch=row.ack_batch,
+                ack_transaction_id=row.ack_transaction_id,
+                export_file=row.export_file,
+                held_reason=row.held_reason,
+            )
+            for row, lines in found.values()
+        ]
+        result.sort(key=lambda order: (order.order_date, order.purchase_order_number))
+        return result
+
+    def _claim(
+        self,
+        conn: Connection,
+        account: str,
+        purchase_order_numbers: Collection[str],
+        *,
+        source: OrderState,
+        values: dict[str, Any],
+    ) -> set[str]:
+        # On PostgreSQL the row lock plus the re-check of the WHERE clause (READ COMMITTED) lets exactly one
+        # of two racing UPDATEs win; on SQLite BEGIN IMMEDIATE serialises writers.
+        claimed: set[str] = set()
+        for keys in self._keys(purchase_order_numbers):
+            statement = orders.update().where(orders.c.account == account, keys, orders.c.state == source)
+            claimed.update(conn.scalars(statement.values(**values).returning(orders.c.purchase_order_number)))
+        return claimed
+
+    def mark_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed."""
+        with self._transaction("mark orders acknowledging") as conn:
+            claimed = self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                source=OrderState.DOWNLOADED,
+                values={"state": OrderState.ACKNOWLEDGING, "ack_batch": batch, "updated_at": utcnow()},
+            )
+        return _in_input_order(purchase_order_numbers, claimed)
+
+    def mark_acknowledged(self, account: str, purchase_order_numbers: Collection[str], transaction_id: str) -> None:
+        """Record the acknowledgement's transaction (status Processing) and move the orders to acknowledged."""
+        with self._transaction("mark orders acknowledged") as conn:
+            self._record_transaction(
+                conn,
+                account,
+                transaction_id,
+                TransactionKind.ACKNOWLEDGEMENT,
+                list(dict.fromkeys(purchase_order_numbers)),
+            )
+            self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                source=OrderState.ACKNOWLEDGING,
+                values={
+                    "state": OrderState.ACKNOWLEDGED,
+                    "ack_transaction_id": transaction_id,
+                    "updated_at": utcnow(),
+                },
+            )
+
+    def mark_exporting(self, account: str, purchase_order_numbers: Collection[str], file_name: str) -> list[str]:
+        """Claim acknowledged orders for one export file; returns the ones this caller claimed."""
+        with self._transaction("mark orders exporting") as conn:
+            claimed = self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                source=OrderState.ACKNOWLEDGED,
+                values={"state": OrderState.EXPORTING, "export_file": file_name, "updated_at": utcnow()},
+            )
+        return _in_input_order(purchase_order_numbers, claimed)
+
+    def mark_exported(self, account: str, file_name: str) -> list[str]:
+        """Move every order exporting under this file name to exported; returns them."""
+        with self._transaction("mark orders exported") as conn:
+            rows = conn.execute(
+                orders.update()
+                .where(
+                    orders.c.account == account,
+                    orders.c.export_file == file_name,
+                    orders.c.state == OrderState.EXPORTING,
+                )
+                .values(state=OrderState.EXPORTED, updated_at=utcnow())
+                .returning(orders.c.purchase_order_number, orders.c.order_date)
+            ).all()
+        return [
+            row.purchase_order_number for row in sorted(rows, key=lambda r: (r.order_date, r.purchase_order_number))
+        ]
+
+    def mark_held(self, account: str, purchase_order_number: str, reason: str) -> None:
+        """Put one order aside for a person; the reason must hold no PII."""
+        if len(reason) > MAX_REASON:
+            raise DataError(f"hold reason is longer than {MAX_REASON} characters", subject=purchase_order_number)
+        with self._transaction("mark order held") as conn:
+            held = conn.scalar(
+                orders.update()
+                .where(
+                    orders.c.account == account,
+                    orders.c.purchase_order_number == purchase_order_number,
+                    orders.c.state.in_(HOLDABLE),
+                )
+                .values(state=OrderState.HELD, held_reason=reason, updated_at=utcnow())
+                .returning(orders.c.purchase_order_number)
+            )
+            if held is None:
+                state = conn.scalar(
+                    sa.select(orders.c.state).where(
+                        orders.c.account == account, orders.c.purchase_order_number == purchase_order_number
+                    )
+                )
+        if held is None:
+            if state is None:
+                raise DataError(
+                    f"cannot hold an order the ledger does not know (account {account})", subject=purchase_order_number
+                )
+            raise DataError(f"cannot hold an order that is {state}", subject=purchase_order_number)
+
+    def count_orders(self, account: str | None = None) -> dict[OrderState, int]:
+        """How many orders are in each state."""
+        query = sa.select(orders.c.state, sa.func.count()).group_by(orders.c.state)
+        if account is not None:
+            query = query.where(orders.c.account == account)
+        counts = dict.fromkeys(OrderState, 0)
+        with self._transaction("count orders", write=False) as conn:
+            for state, count in conn.execute(query):
+                counts[OrderState(state)] = count
+        return counts
+
+    # watermarks -----------------------------------------------------------------------------------------
+
+    def load_watermark(self, account: str, scope: str) -> datetime | None:
+        """Creation time up to which every order of this account and scope (ship-from id or '*') is downloaded."""
+        with self._transaction("load watermark", write=False) as conn:
+            value: datetime | None = conn.scalar(
+                sa.select(watermarks.c.value).where(watermarks.c.account == account, watermarks.c.scope == scope)
+            )
+        return value
+
+    def record_watermark(self, account: str, scope: str, value: datetime) -> None:
+        """Advance the watermark; it never moves backwards."""
+        value = _aware(value, f"watermark {account}/{scope}")
+        now = utcnow()
+        statement = self._insert(watermarks).values(account=account, scope=scope, value=value, updated_at=now)
+        statement = statement.on_conflict_do_update(
+            index_elements=["account", "scope"],
+            set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+            where=watermarks.c.value < statement.excluded.value,
+        )
+        with self._transaction("record watermark") as conn:
+            conn.execute(statement)
+
+    # Amazon transactions --------------------------------------------------------------------------------
+
+    def _record_transaction(
+        self, conn: Connection, account: str, transaction_id: str, kind: TransactionKind, subjects: Sequence[str]
+    ) -> None:
+        now = utcnow()
+        inserted = conn.scalar(
+            self._insert(transactions)
+            .values(
+                transaction_id=transaction_id,
+                account=account,
+                kind=TransactionKind(kind),
+                status=TransactionState.PROCESSING,
+                errors=[],
+                submitted_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["transaction_id"])
+            .returning(transactions.c.transaction_id)
+        )
+        if inserted is None:
+            # A retried task records the same transaction again: fine, unless it claims to be another one.
+            known = conn.execute(
+                sa.select(transactions.c.account, transactions.c.kind).where(
+                    transactions.c.transaction_id == transaction_id
+                )
+            ).one()
+            if (known.account, known.kind) != (account, kind):
+                raise PermanentError(
+                    f"transaction is already recorded for account {known.account} as {known.kind}",
+                    subject=transaction_id,
+                )
+            return
+        if subjects:
+            conn.execute(
+                transaction_subjects.insert(),
+                [
+                    {"transaction_id": transaction_id, "position": position, "subject": subject}
+                    for position, subject in enumerate(subjects)
+                ],
+            )
+
+    def record_transaction(
+        self, account: str, transaction_id: str, kind: TransactionKind, subjects: Sequence[str]
+    ) -> None:
+        """Remember a submitted transaction (Processing) and what it is about."""
+        with self._transaction("record transaction") as conn:
+            self._record_transaction(conn, account, transaction_id, kind, subjects)
+
+    def record_transaction_status(self, status: TransactionStatus) -> None:
+        """Store the latest outcome Amazon reported for a transaction."""
+        # Only codes and messages: Amazon's free-form details may echo the submitted payload.
+        errors = [{"code": error.code, "message": error.message} for error in status.errors]
+        statement = (
+            transactions.update()
+            .where(transactions.c.transaction_id == status.transaction_id)
+            .values(status=TransactionState(status.status), errors=errors, updated_at=utcnow())
+            .returning(transactions.c.transaction_id)
+        )
+        if status.status == TransactionState.PROCESSING:
+            # A late or replayed Processing answer must not reopen a transaction Amazon already decided.
+            statement = statement.where(transactions.c.status == TransactionState.PROCESSING)
+        with self._transaction("record transaction status") as conn:
+            updated = conn.scalar(statement)
+            known = updated is not None or conn.scalar(
+                sa.select(sa.literal(True)).where(transactions.c.transaction_id == status.transaction_id)
+            )
+        if not known:
+            raise DataError("status for a transaction the ledger never recorded", subject=status.transaction_id)
+
+    def load_transactions(self, account: str | None = None, *, pending_only: bool = False) -> list[LedgerTransaction]:
+        """Transactions, optionally only those still Processing."""
+        conditions: list[sa.ColumnElement[bool]] = []
+        if account is not None:
+            conditions.append(transactions.c.account == account)
+        if pending_only:
+            conditions.append(transactions.c.status == TransactionState.PROCESSING)
+        with self._transaction("load transactions", write=False) as conn:
+            rows = conn.execute(
+                sa.select(transactions)
+                .where(*conditions)
+                .order_by(transactions.c.submitted_at, transactions.c.transaction_id)
+            ).all()
+            subjects: dict[str, list[str]] = {}
+            for transaction_id, subject in conn.execute(
+                sa.select(transaction_subjects.c.transaction_id, transaction_subjects.c.subject)
+                .join(transactions)
+                .where(*conditions)
+                .order_by(transaction_subjects.c.transaction_id, transaction_subjects.c.position)
+            ):
+                subjects.setdefault(transaction_id, []).append(subject)
+        return [
+            LedgerTransaction(
+                transaction_id=row.transaction_id,
+                account=row.account,
+                kind=TransactionKind(row.kind),
+                subjects=tuple(subjects.get(row.transaction_id, ())),
+                status=TransactionState(row.status),
+                errors=tuple(AmazonErrorDetail(code=e["code"], message=e["message"]) for e in row.errors),
+                submitted_at=row.submitted_at,
+                updated_at=row.updated_at,
+            )
+            for row in rows
+        ]
+
+    # inbound files --------------------------------------------------------------------------------------
+
+    def record_file_received(self, account: str, warehouse: str, kind: str, name: str, checksum: str) -> bool:
+        """Register an inbound file; False when this name + checksum was already received."""
+        now = utcnow()
+        with self._transaction("record file received") as conn:
+            inserted = conn.scalar(
+                self._insert(inbound_files)
+                .values(
+                    account=account,
+                    warehouse=warehouse,
+                    file=name,
+                    checksum=checksum,
+                    kind=kind,
+                    outcome=FileOutcome.RECEIVED,
+                    received_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["account", "warehouse", "file", "checksum"])
+                .returning(inbound_files.c.id)
+            )
+        return inserted is not None
+
+    def mark_file(
+        self, account: str, warehouse: str, name: str, checksum: str, outcome: FileOutcome, detail: str | None = None
+    ) -> None:
+        """Record where a received file ended (archived or quarantined)."""
+        with self._transaction("mark file") as conn:
+            updated = conn.scalar(
+                inbound_files.update()
+                .where(
+                    inbound_files.c.account == account,
+                    inbound_files.c.warehouse == warehouse,
+                    inbound_files.c.file == name,
+                    inbound_files.c.checksum == checksum,
+                )
+                .values(outcome=FileOutcome(outcome), detail=detail, updated_at=utcnow())
+                .returning(inbound_files.c.id)
+            )
+        if updated is None:
+            raise DataError(f"file was never recorded as received (warehouse {warehouse})", subject=name)
+
+    def load_files(self, account: str | None = None, warehouse: str | None = None) -> list[InboundFile]:
+        """Inbound files, newest first."""
+        query = sa.select(inbound_files).order_by(inbound_files.c.received_at.desc(), inbound_files.c.id.desc())
+        if account is not None:
+            query = query.where(inbound_files.c.account == account)
+        if warehouse is not None:
+            query = query.where(inbound_files.c.warehouse == warehouse)
+        with self._transaction("load files", write=False) as conn:
+            rows = conn.execute(query).all()
+        return [
+            InboundFile(
+                account=row.account,
+                warehouse=row.warehouse,
+                kind=row.kind,
+                name=row.file,
+                checksum=row.checksum,
+                outcome=FileOutcome(row.outcome),
+                detail=row.detail,
+            )
+            for row in rows
+        ]
