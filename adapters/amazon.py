@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+import httpx
+from sp_api.base.credential_provider import FromCodeCredentialProvider, MissingCredentials
+
+from adapters.amazon_http import (
+    DEFAULT_TOKEN_URL,
+    AmazonAnswer,
+    InventoryClient,
+    LwaTokens,
+    OrdersClient,
+    ShippingClient,
+    TokenRejected,
+    TokensClient,
+    TransactionsClient,
+    guard_sp_api_logging,
+    lwa_client_class,
+)
+from adapters.amazon_json import (
+    iso_utc,
+    parse_order,
+    parse_orders_page,
+    parse_restricted_data_token,
+    parse_transaction_id,
+    parse_transaction_status,
+    to_acknowledgement_json,
+    to_inventory_json,
+    to_shipment_confirmation_json,
+)
+from adapters.amazon_pacing import RetryPolicy, TokenBucket
+from tasks.config import Account
+from tasks.errors import ConfigError, DataError, PermanentError, TransientError
 from tasks.models import (
     InventoryUpdate,
     OrderAcknowledgement,
     OrderPage,
     PurchaseOrder,
+    Region,
     ShipmentConfirmation,
     TimeWindow,
     TransactionStatus,
 )
+
+log = logging.getLogger(__name__)
 
 
 class VendorApi(Protocol):
@@ -49,3 +86,395 @@ class VendorApi(Protocol):
     def fetch_transaction_status(self, transaction_id: str) -> TransactionStatus:
         """getTransactionStatus (2021-12-28)."""
         ...
+
+
+# ------------------------------------------------------------------------------------------------ implementation
+
+
+@dataclass(frozen=True)
+class AmazonAccess:
+    """What it takes to call SP-API for one vendor account; secrets are hidden from repr."""
+
+    region: Region | str
+    selling_party_id: str
+    client_id: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    endpoint: str | None = None  # SP-API base URL override (simulator, sandbox, proxy)
+    token_url: str | None = None  # LWA token URL override
+    timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class _Marketplace:
+    """The three attributes sp_api reads from its Marketplaces enum; VDF needs no real marketplace id."""
+
+    endpoint: str
+    marketplace_id: str
+    region: str
+
+
+_REGIONS = {
+    Region.NA: _Marketplace("https://sellingpartnerapi-na.amazon.com", "ATVPDKIKX0DER", "us-east-1"),
+    Region.EU: _Marketplace("https://sellingpartnerapi-eu.amazon.com", "A1PA6795UKMFR9", "eu-west-1"),
+    Region.FE: _Marketplace("https://sellingpartnerapi-fe.amazon.com", "A1VC38T7YXB528", "us-west-2"),
+}
+
+ORDERS_PATH = "/vendor/directFulfillment/orders/2021-12-28/purchaseOrders"
+ORDER_PATH = ORDERS_PATH + "/{purchaseOrderNumber}"
+RDT_REFRESH_MARGIN = 300.0  # mint a new RDT this long before the old one expires (lifetime 3600 s)
+
+OPERATIONS = (
+    "getOrders",
+    "getOrder",
+    "submitAcknowledgement",
+    "submitShipmentConfirmations",
+    "submitInventoryUpdate",
+    "getTransactionStatus",
+)
+
+
+@dataclass(frozen=True)
+class OrdersPageRead:
+    """One page of getOrders: the page itself and a DataError per order that could not be read."""
+
+    page: OrderPage
+    problems: tuple[DataError, ...] = ()
+
+
+class SpApiVendorApi:
+    """VendorApi through python-amazon-sp-api: paced, retried, thread-safe, errors mapped to tasks.errors.
+
+    A malformed order does not sink its page: `read_orders_page` returns the good orders with one DataError
+    per bad order; `fetch_orders_page` (the Protocol method) returns the good orders, logs the bad order
+    numbers and keeps the DataErrors in `last_page_problems` (per thread).
+    """
+
+    def __init__(
+        self,
+        access: AmazonAccess,
+        *,
+        pace: TokenBucket | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rdt_pace: TokenBucket | None = None,
+        restricted_paths: Sequence[str] = (ORDERS_PATH, ORDER_PATH),
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        guard_sp_api_logging()
+        try:
+            marketplace = _REGIONS[Region(access.region)]
+        except ValueError:
+            raise ConfigError(f"unknown Amazon region {access.region!r}; use one of na, eu, fe") from None
+        if access.endpoint:
+            marketplace = _Marketplace(access.endpoint.rstrip("/"), marketplace.marketplace_id, marketplace.region)
+        self.access = access
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        template = pace or TokenBucket(10, 10)
+        self._buckets = {name: template.fresh(clock=clock, sleep=sleep) for name in OPERATIONS}
+        # createRestrictedDataToken is limited to 1 request/s, apart from the DF operations' buckets.
+        self._rdt_bucket = (rdt_pace or TokenBucket(1, 1)).fresh(clock=clock, sleep=sleep)
+        self._restricted_paths = tuple(restricted_paths)
+        self._http = httpx.Client(timeout=access.timeout, transport=transport) if transport else None
+        self._lwa = LwaTokens(
+            access.token_url or DEFAULT_TOKEN_URL,
+            access.client_id,
+            access.client_secret,
+            access.refresh_token,
+            http=self._http or httpx.Client(timeout=access.timeout),
+            clock=clock,
+        )
+        lwa_class = lwa_client_class(self._lwa)
+        common: dict[str, object] = {
+            "refresh_token": access.refresh_token,
+            "credentials": {
+                "lwa_app_id": access.client_id,
+                "lwa_client_secret": access.client_secret,
+                "refresh_token": access.refresh_token,
+            },
+            "credential_providers": [FromCodeCredentialProvider],
+            "auth_token_client_class": lwa_class,
+            "timeout": access.timeout,
+        }
+        try:
+            self._orders_read = OrdersClient(marketplace, **common)
+            self._orders = OrdersClient(marketplace, **common)
+            self._shipping = ShippingClient(marketplace, **common)
+            self._transactions = TransactionsClient(marketplace, **common)
+            self._inventory = InventoryClient(marketplace, **common)
+            self._tokens = TokensClient(marketplace, **common)
+        except MissingCredentials as exc:
+            raise ConfigError(f"Amazon credentials are incomplete: {exc}") from exc
+        self._clients = (
+            self._orders_read,
+            self._orders,
+            self._shipping,
+            self._transactions,
+            self._inventory,
+            self._tokens,
+        )
+        # getOrders/getOrder need the RDT instead of the LWA token; acknowledgements must not carry it.
+        self._orders_read.token_source = self._restricted_token
+        if self._http is not None:
+            for client in self._clients:
+                client.use_http_client(self._http)
+        self._rdt_lock = threading.Lock()
+        self._rdt: str | None = None
+        self._rdt_expires_at = 0.0
+        self._local = threading.local()
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close every HTTP connection pool this adapter opened."""
+        for client in self._clients:
+            client.close()
+        self._lwa.close()
+
+    def __enter__(self) -> SpApiVendorApi:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SpApiVendorApi(region={self.access.region!s}, selling_party_id={self.access.selling_party_id!r})"
+
+    # ---------------------------------------------------------------- orders
+
+    @property
+    def last_page_problems(self) -> tuple[DataError, ...]:
+        """DataErrors of the last page this thread fetched with fetch_orders_page."""
+        return getattr(self._local, "problems", ())
+
+    def read_orders_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrdersPageRead:
+        """One page of getOrders with the problems of its malformed orders."""
+        if not 1 <= limit <= 100:
+            raise PermanentError(f"getOrders limit must be between 1 and 100, got {limit}")
+        params: dict[str, object] = {
+            "createdAfter": iso_utc(window.start),
+            "createdBefore": iso_utc(window.end),
+            "limit": limit,
+            "sortOrder": "ASC",
+            "includeDetails": "true",
+        }
+        if ship_from_party_id:
+            params["shipFromPartyId"] = ship_from_party_id
+        if next_token:
+            params["nextToken"] = next_token  # exactly as Amazon sent it; httpx URL-encodes it
+        answer = self._call("getOrders", lambda: self._orders_read.get_orders(**params), restricted=True)
+        try:
+            orders, problems, token = parse_orders_page(answer.body)
+        except ValueError as exc:
+            raise PermanentError(
+                f"getOrders answered with an unexpected body: {exc}",
+                code="MalformedResponse",
+                request_id=answer.request_id,
+                status=answer.status,
+            ) from exc
+        if problems:
+            log.warning(
+                "getOrders %s: %d malformed order(s) skipped: %s (request-id %s)",
+                window.label(),
+                len(problems),
+                ", ".join(problem.subject or "(no number)" for problem in problems),
+                answer.request_id,
+            )
+        return OrdersPageRead(OrderPage(orders, token), problems)
+
+    def fetch_orders_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrderPage:
+        """One page of getOrders (2021-12-28, details and PII included)."""
+        read = self.read_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit)
+        self._local.problems = read.problems
+        return read.page
+
+    def iter_orders(
+        self, window: TimeWindow, ship_from_party_id: str | None = None, *, limit: int = 100
+    ) -> Iterator[OrderPage]:
+        """Every page of getOrders for the window, following nextToken to the end."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.fetch_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=token, limit=limit)
+            yield page
+            if page.next_token is None:
+                return
+            if page.next_token in seen:
+                raise PermanentError(
+                    "getOrders returned a nextToken it had already returned; stopping instead of looping",
+                    code="PaginationLoop",
+                )
+            seen.add(page.next_token)
+            token = page.next_token
+
+    def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
+        """getOrder (2021-12-28) for one purchase order."""
+        answer = self._call(
+            "getOrder", lambda: self._orders_read.get_order(purchase_order_number), restricted=True
+        )
+        return parse_order(answer.body)
+
+    # ---------------------------------------------------------------- writes
+
+    def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
+        """submitAcknowledgement for many orders at once; returns the transaction id."""
+        if not acknowledgements:
+            raise PermanentError("submitAcknowledgement needs at least one acknowledgement")
+        body = [to_acknowledgement_json(ack) for ack in acknowledgements]
+        answer = self._call(
+            "submitAcknowledgement", lambda: self._orders.submit_acknowledgement(orderAcknowledgements=body)
+        )
+        return self._transaction_id("submitAcknowledgement", answer)
+
+    def submit_shipment_confirmations(self, confirmations: Sequence[ShipmentConfirmation]) -> str:
+        """submitShipmentConfirmations for many orders at once; returns the transaction id."""
+        if not confirmations:
+            raise PermanentError("submitShipmentConfirmations needs at least one confirmation")
+        body = [to_shipment_confirmation_json(confirmation) for confirmation in confirmations]
+        answer = self._call(
+            "submitShipmentConfirmations",
+            lambda: self._shipping.submit_shipment_confirmations(shipmentConfirmations=body),
+        )
+        return self._transaction_id("submitShipmentConfirmations", answer)
+
+    def submit_inventory_update(self, update: InventoryUpdate) -> str:
+        """submitInventoryUpdate (v1) for one warehouse; returns the transaction id."""
+        inventory = to_inventory_json(update)
+        answer = self._call(
+            "submitInventoryUpdate",
+            lambda: self._inventory.submit_inventory_update(update.warehouse_id, inventory=inventory),
+        )
+        return self._transaction_id("submitInventoryUpdate", answer)
+
+    def fetch_transaction_status(self, transaction_id: str) -> TransactionStatus:
+        """getTransactionStatus (2021-12-28)."""
+        answer = self._call(
+            "getTransactionStatus", lambda: self._transactions.get_transaction_status(transaction_id)
+        )
+        return parse_transaction_status(answer.body, transaction_id)
+
+    @staticmethod
+    def _transaction_id(operation: str, answer: AmazonAnswer) -> str:
+        try:
+            return parse_transaction_id(answer.body)
+        except ValueError as exc:
+            raise PermanentError(
+                f"{operation} answered HTTP {answer.status} without a transaction id",
+                code="MalformedResponse",
+                request_id=answer.request_id,
+                status=answer.status,
+            ) from exc
+
+    # ---------------------------------------------------------------- tokens, pacing, retry
+
+    def _restricted_token(self) -> str:
+        """The RDT covering getOrders and getOrder, minted once and reused until shortly before it expires."""
+        with self._rdt_lock:
+            if self._rdt is not None and self._clock() < self._rdt_expires_at:
+                return self._rdt
+            resources = [{"method": "GET", "path": path} for path in self._restricted_paths]
+            answer = self._call(
+                "createRestrictedDataToken",
+                lambda: self._tokens.create_restricted_data_token(restrictedResources=resources),
+                bucket=self._rdt_bucket,
+            )
+            try:
+                token, lifetime = parse_restricted_data_token(answer.body)
+            except ValueError as exc:
+                raise PermanentError(
+                    "createRestrictedDataToken answered without a token",
+                    code="MalformedResponse",
+                    request_id=answer.request_id,
+                    status=answer.status,
+                ) from exc
+            self._rdt = token
+            self._rdt_expires_at = self._clock() + max(0.0, lifetime - RDT_REFRESH_MARGIN)
+            return token
+
+    def _forget_restricted_token(self, token: str) -> None:
+        with self._rdt_lock:
+            if self._rdt == token:
+                self._rdt = None
+
+    def _call(
+        self,
+        operation: str,
+        send: Callable[[], AmazonAnswer],
+        *,
+        restricted: bool = False,
+        bucket: TokenBucket | None = None,
+    ) -> AmazonAnswer:
+        """Send one request: paced by the operation's bucket, token renewed once on 403, transient errors retried."""
+        bucket = bucket or self._buckets[operation]
+        started = self._clock()
+        retries = 0
+        renewed = False
+        while True:
+            sending = False
+            try:
+                token = self._restricted_token() if restricted else self._lwa.access_token()
+                sending = True
+                bucket.acquire()
+                return send()
+            except PermanentError as exc:
+                refused = isinstance(exc, TokenRejected) or (restricted and exc.status in (401, 403))
+                if not (sending and refused):
+                    raise
+                if renewed:
+                    if restricted:
+                        raise PermanentError(
+                            f"Amazon refused a fresh Restricted Data Token for {operation}: the RDT does not cover "
+                            "this path, or the application lacks the Direct-to-Consumer Shipping role. "
+                            f"First answer: {exc.message}",
+                            code=exc.code,
+                            request_id=exc.request_id,
+                            status=exc.status,
+                        ) from exc
+                    raise
+                renewed = True
+                if restricted:
+                    self._forget_restricted_token(token)
+                else:
+                    self._lwa.forget(token)
+                log.info("%s: Amazon refused the token (%s); renewing it once", operation, exc.code)
+            except TransientError as exc:
+                if restricted and not sending:
+                    raise  # minting the RDT already spent its own retries
+                retries += 1
+                delay = self._retry.delay(retries)
+                if retries >= self._retry.max_attempts or self._clock() - started + delay > self._retry.max_total:
+                    raise
+                log.warning("%s: %s; retry %d in %.2fs", operation, exc, retries, delay)
+                self._sleep(delay)
+
+
+def vendor_api_for(account: Account, **options: Any) -> SpApiVendorApi:
+    """Build the adapter for a configured account, resolving its secrets now (never at load time)."""
+    credentials = account.credentials
+    access = AmazonAccess(
+        region=account.region,
+        selling_party_id=account.selling_party_id,
+        client_id=credentials.client_id.resolve(),
+        client_secret=credentials.client_secret.resolve(),
+        refresh_token=credentials.refresh_token.resolve(),
+        endpoint=account.endpoint,
+        token_url=account.token_url,
+    )
+    return SpApiVendorApi(access, **options)
