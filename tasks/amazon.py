@@ -1,0 +1,44 @@
+"""Prefect tasks that each make one kind of Amazon call through a VendorApi."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.amazon import VendorApi
+from tasks.errors import IntegrationError
+from tasks.models import OrderAcknowledgement, OrderPage, PurchaseOrder, TimeWindow, TransactionStatus
+from tasks.prefect_support import side_effect_task
+
+
+@side_effect_task(name="fetch-orders-page", task_run_name="fetch-orders-page-{ship_from_party_id}")
+def fetch_orders_page(
+    api: VendorApi, window: TimeWindow, ship_from_party_id: str, next_token: str | None, limit: int
+) -> OrderPage:
+    """Fetch one page of purchase orders created in the window."""
+    return api.fetch_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit)
+
+
+@side_effect_task(name="fetch-orders-by-number")
+def fetch_orders_by_number(api: VendorApi, purchase_order_numbers: Sequence[str]) -> dict[str, PurchaseOrder]:
+    """Fetch orders one by one (getOrder) when the ledger needs them again; a missing one is left out."""
+    found: dict[str, PurchaseOrder] = {}
+    for number in purchase_order_numbers:
+        try:
+            found[number] = api.fetch_order(number)
+        except IntegrationError as exc:
+            if exc.status == 404:
+                continue
+            raise
+    return found
+
+
+@side_effect_task(name="submit-acknowledgements")
+def submit_acknowledgements(api: VendorApi, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
+    """Acknowledge a batch of orders to Amazon; returns the transaction id."""
+    return api.submit_acknowledgements(acknowledgements)
+
+
+@side_effect_task(name="fetch-transaction-status")
+def fetch_transaction_status(api: VendorApi, transaction_id: str) -> TransactionStatus:
+    """Ask Amazon how one transaction ended."""
+    return api.fetch_transaction_status(transaction_id)
