@@ -1,0 +1,363 @@
+"""Flow download-orders: Amazon purchase orders → acknowledged → one order file per warehouse."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_table_artifact
+from prefect.runtime import flow_run
+
+from adapters.amazon import VendorApi
+from adapters.ledger import Ledger
+from adapters.warehouse import WarehouseDrop
+from flows.runtime import Runtime, get_runtime
+from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
+from tasks.config import Account, Warehouse
+from tasks.errors import IntegrationError
+from tasks.files import build_orders_file, orders_file_name
+from tasks.ledger import (
+    load_orders,
+    load_watermark,
+    mark_acknowledged,
+    mark_acknowledging,
+    mark_cancelled,
+    mark_exported,
+    mark_exporting,
+    mark_held,
+    record_downloaded,
+    record_watermark,
+)
+from tasks.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, TimeWindow
+from tasks.orders import (
+    WindowPlan,
+    batches,
+    build_acknowledgement,
+    new_batch_id,
+    plan_acknowledgement_recovery,
+    plan_windows,
+    vendor_order_number,
+)
+from tasks.warehouse import upload_file
+
+
+@dataclass
+class WarehouseReport:
+    """What one run did for one warehouse: identifiers and counts only, never PII."""
+
+    warehouse: str
+    ship_from_party_id: str
+    window: str = ""
+    downloaded: int = 0
+    new: int = 0
+    cancelled: int = 0
+    acknowledged: int = 0
+    exported: int = 0
+    held: int = 0
+    files: list[str] = field(default_factory=list)
+    transactions: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _flow_run_name() -> str:
+    params = flow_run.parameters
+    account = params.get("account", "?")
+    since, until = params.get("since"), params.get("until")
+    scope = f"/{params['warehouse']}" if params.get("warehouse") else ""
+    if since or until:
+        return f"orders-{account}{scope}-rescan-{_short(since)}..{_short(until)}"
+    return f"orders-{account}{scope}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+
+
+def _short(value: object) -> str:
+    if isinstance(value, datetime):
+        return f"{value.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+    return str(value)[:16] if value else "now"
+
+
+@flow(name="download-orders", flow_run_name=_flow_run_name)
+def download_orders(
+    account: str,
+    warehouse: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    config: str | None = None,
+) -> list[dict[str, object]]:
+    """Download new Amazon orders, acknowledge them, and drop them on the warehouse as one file per warehouse."""
+    runtime = get_runtime(config)
+    acct = runtime.settings.account(account)
+    targets = [acct.warehouse(warehouse)] if warehouse else list(acct.warehouses)
+    now = datetime.now(UTC)
+    reports: list[WarehouseReport] = []
+    with _account_lock(acct.name):
+        for target in targets:
+            report = WarehouseReport(target.name, target.ship_from_party_id)
+            reports.append(report)
+            try:
+                _process_warehouse(runtime, acct, target, report, now=now, since=since, until=until)
+            except IntegrationError as exc:  # one warehouse failing must not stop the others
+                report.problems.append(f"{type(exc).__name__}: {exc}")
+    summary = [_as_row(r) for r in reports]
+    _publish_report(acct.name, reports)
+    failed = [r for r in reports if r.problems]
+    if failed:
+        details = "; ".join(f"{r.warehouse}: {' / '.join(r.problems)}" for r in failed)
+        raise RuntimeError(f"download-orders for account {acct.name} had problems: {details}")
+    return summary
+
+
+def _process_warehouse(
+    runtime: Runtime,
+    account: Account,
+    warehouse: Warehouse,
+    report: WarehouseReport,
+    *,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    api = runtime.vendor_api(account)
+    ledger = runtime.ledger
+    scope = warehouse.ship_from_party_id
+    options = account.orders
+    run_tag = uuid.uuid4().hex[:8]
+
+    # gather: what a crashed run left behind, then the windows from the watermark
+    _recover_acknowledgements(api, ledger, account, warehouse, report, now=now)
+    plan = plan_windows(
+        now=now,
+        watermark=load_watermark(ledger, account.name, scope),
+        lag=timedelta(minutes=options.lag_minutes),
+        interval=timedelta(minutes=options.interval_minutes),
+        overlap=timedelta(minutes=options.overlap_minutes),
+        max_slice=timedelta(days=options.max_slice_days),
+        since=since,
+        until=until,
+    )
+    report.window = plan.label()
+    if plan.clamped:
+        report.problems.append("the watermark is older than the 6 months Amazon keeps: orders before that are not seen")
+
+    # apply: download page by page; each page is recorded, then its new orders acknowledged at once
+    seen: dict[str, PurchaseOrder] = {}
+    for window in plan.windows:
+        for page_orders in _pages(api, window, scope, options.page_size):
+            outcome = record_downloaded(ledger, account.name, page_orders)
+            report.downloaded += len(page_orders)
+            report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
+            report.cancelled += len(outcome.cancelled)
+            fresh = set(outcome.new) - set(outcome.cancelled)
+            seen.update({o.purchase_order_number: o for o in page_orders})
+            _acknowledge(api, ledger, account, [o for o in page_orders if o.purchase_order_number in fresh],
+                         report, batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag)
+        if plan.advances_watermark:
+            record_watermark(ledger, account.name, scope, window.end)
+
+    # orders downloaded by an earlier run that never got their acknowledgement claimed
+    leftovers = load_orders(ledger, account.name, [OrderState.DOWNLOADED], scope)
+    _acknowledge(api, ledger, account, leftovers, report,
+                 batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag)
+
+    with runtime.drop(account, warehouse) as drop:
+        _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
+        _export(api, ledger, drop, account, warehouse, seen, report, now=now)
+
+
+def _pages(api: VendorApi, window: TimeWindow, ship_from: str, limit: int) -> Iterator[list[PurchaseOrder]]:
+    next_token: str | None = None
+    while True:
+        page = fetch_orders_page(api, window, ship_from, next_token, limit)
+        yield [o for o in page.orders if o.ship_from_party_id == ship_from]
+        next_token = page.next_token
+        if not next_token:
+            return
+
+
+def _acknowledge(
+    api: VendorApi,
+    ledger: Ledger,
+    account: Account,
+    orders: Sequence[LedgerOrder | PurchaseOrder],
+    report: WarehouseReport,
+    *,
+    batch_size: int,
+    now: datetime,
+    run_tag: str,
+) -> None:
+    for batch in batches(list(orders), batch_size):
+        batch_id = new_batch_id(datetime.now(UTC), run_tag)
+        claimed = set(mark_acknowledging(ledger, account.name, [o.purchase_order_number for o in batch], batch_id))
+        chosen = [o for o in batch if o.purchase_order_number in claimed]
+        if not chosen:
+            continue
+        acks = [build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
+                for o in chosen]
+        transaction_id = submit_acknowledgements(api, acks)
+        mark_acknowledged(ledger, account.name, [o.purchase_order_number for o in chosen], transaction_id)
+        report.acknowledged += len(chosen)
+        report.transactions.append(transaction_id)
+
+
+def _recover_acknowledgements(
+    api: VendorApi, ledger: Ledger, account: Account, warehouse: Warehouse, report: WarehouseReport, *, now: datetime
+) -> None:
+    stuck = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGING], warehouse.ship_from_party_id)
+    if not stuck:
+        return
+    current = fetch_orders_by_number(api, [o.purchase_order_number for o in stuck])
+    statuses: dict[str, AmazonOrderStatus | None] = {po: o.status for po, o in current.items()}
+    done, cancelled, resubmit = plan_acknowledgement_recovery(
+        stuck, statuses, now=now, settle=timedelta(minutes=account.orders.acknowledgement_settle_minutes)
+    )
+    if done:
+        mark_acknowledged(ledger, account.name, done, None)
+    if cancelled:
+        outcome = mark_cancelled(ledger, account.name, [current[po] for po in cancelled])
+        report.cancelled += len(outcome.cancelled)
+    for po in {o.purchase_order_number for o in stuck} - set(current):
+        mark_held(ledger, account.name, po, "Amazon no longer returns this order (404) while its acknowledgement was in flight")
+        report.held += 1
+    by_number = {o.purchase_order_number: o for o in stuck}
+    for batch in batches(resubmit, account.orders.acknowledgement_batch):
+        acks = [build_acknowledgement(by_number[po], vendor_order_number=vendor_order_number(po), when=now)
+                for po in batch]
+        transaction_id = submit_acknowledgements(api, acks)
+        mark_acknowledged(ledger, account.name, list(batch), transaction_id)
+        report.acknowledged += len(batch)
+        report.transactions.append(transaction_id)
+
+
+def _orders_with_details(
+    api: VendorApi,
+    ledger: Ledger,
+    account: Account,
+    numbers: Sequence[str],
+    seen: dict[str, PurchaseOrder],
+    report: WarehouseReport,
+) -> dict[str, PurchaseOrder]:
+    """The full orders (with ship-to) for export: from this run's pages, else fetched again (the ledger keeps no PII)."""
+    missing = [po for po in numbers if po not in seen]
+    fetched = fetch_orders_by_number(api, missing) if missing else {}
+    for po in missing:
+        if po not in fetched:
+            mark_held(ledger, account.name, po, "Amazon no longer returns this order (404); it was not exported")
+            report.held += 1
+    return {po: seen.get(po) or fetched[po] for po in numbers if po in seen or po in fetched}
+
+
+def _finish_interrupted_exports(
+    api: VendorApi,
+    ledger: Ledger,
+    drop: WarehouseDrop,
+    account: Account,
+    warehouse: Warehouse,
+    seen: dict[str, PurchaseOrder],
+    report: WarehouseReport,
+) -> None:
+    """Re-upload files a crashed run had claimed: same name and same orders, so the upload replaces."""
+    exporting = load_orders(ledger, account.name, [OrderState.EXPORTING], warehouse.ship_from_party_id)
+    by_file: dict[str, list[str]] = {}
+    for order in exporting:
+        by_file.setdefault(order.export_file or "", []).append(order.purchase_order_number)
+    for file_name, numbers in sorted(by_file.items()):
+        details = _orders_with_details(api, ledger, account, numbers, seen, report)
+        if details:
+            upload_file(drop, "orders", file_name,
+                        build_orders_file([details[po] for po in numbers if po in details], warehouse.files))
+        report.exported += len(mark_exported(ledger, account.name, file_name))
+        report.files.append(file_name)
+
+
+def _export(
+    api: VendorApi,
+    ledger: Ledger,
+    drop: WarehouseDrop,
+    account: Account,
+    warehouse: Warehouse,
+    seen: dict[str, PurchaseOrder],
+    report: WarehouseReport,
+    *,
+    now: datetime,
+) -> None:
+    ready = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGED], warehouse.ship_from_party_id)
+    if not ready:
+        return
+    details = _orders_with_details(api, ledger, account, [o.purchase_order_number for o in ready], seen, report)
+    cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
+    if cancelled:
+        report.cancelled += len(mark_cancelled(ledger, account.name, cancelled).cancelled)
+    exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
+    if not exportable:
+        return
+    file_name = orders_file_name(account.name, warehouse.name, now)
+    claimed = mark_exporting(ledger, account.name, exportable, file_name)
+    if not claimed:
+        return
+    claimed_set = set(claimed)
+    rows = [details[po] for po in exportable if po in claimed_set]
+    upload_file(drop, "orders", file_name, build_orders_file(rows, warehouse.files))
+    report.exported += len(mark_exported(ledger, account.name, file_name))
+    report.files.append(file_name)
+
+
+@contextmanager
+def _account_lock(account: str) -> Iterator[None]:
+    """One download-orders run per account at a time, across workers (a Prefect global concurrency limit)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists
+
+    name = f"vdf-orders-{_slug(account)}"
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except ObjectAlreadyExists:
+            pass
+    with concurrency(name, occupy=1, strict=True, timeout_seconds=3600):
+        yield
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "account"
+
+
+def _as_row(report: WarehouseReport) -> dict[str, object]:
+    return {
+        "warehouse": report.warehouse,
+        "ship_from": report.ship_from_party_id,
+        "window": report.window,
+        "downloaded": report.downloaded,
+        "new": report.new,
+        "cancelled": report.cancelled,
+        "acknowledged": report.acknowledged,
+        "exported": report.exported,
+        "held": report.held,
+        "files": ", ".join(report.files),
+        "transactions": ", ".join(report.transactions[:20]) + (" …" if len(report.transactions) > 20 else ""),
+        "problems": " / ".join(report.problems),
+    }
+
+
+def _publish_report(account: str, reports: Sequence[WarehouseReport]) -> None:
+    rows = [_as_row(r) for r in reports]
+    create_table_artifact(
+        key=f"download-orders-{_slug(account)}",
+        table=rows,
+        description=f"download-orders for account {account}: counts, windows, files and Amazon transactions",
+    )
+    logger = get_run_logger()
+    for row in rows:
+        logger.info(
+            "warehouse %s window %s: %s downloaded, %s new, %s cancelled, %s acknowledged, %s exported, %s held",
+            row["warehouse"], row["window"], row["downloaded"], row["new"], row["cancelled"],
+            row["acknowledged"], row["exported"], row["held"],
+        )
+
+
+__all__ = ["WindowPlan", "download_orders"]
