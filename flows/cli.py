@@ -235,3 +235,40 @@ def demo(
     from flows.demo import run_demo
 
     sys.exit(run_demo(orders=orders, workdir=workdir, console=console))
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve every account's schedules from this machine (needs a Prefect server: set PREFECT_API_URL)."""
+    from prefect import serve as prefect_serve
+    from prefect.schedules import Cron
+
+    from flows.download_orders import download_orders
+    from flows.poll_transactions import poll_transactions
+    from tasks.config import config_path, load_config
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise _fail(IntegrationError(
+            "vdf serve needs a Prefect server (the ephemeral one never schedules): "
+            "start `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+        ))
+    path = str(config_path(config).resolve())
+    try:
+        settings = load_config(path)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    deployments = [
+        download_orders.to_deployment(
+            name=f"orders-{acct.name}",
+            schedules=[Cron(acct.orders.schedule, timezone="UTC")],
+            parameters={"account": acct.name, "config": path},
+            concurrency_limit=1,
+        )
+        for acct in settings.accounts
+    ]
+    deployments.append(
+        poll_transactions.to_deployment(
+            name="transactions", schedules=[Cron("*/5 * * * *", timezone="UTC")], parameters={"config": path}
+        )
+    )
+    prefect_serve(*deployments)
