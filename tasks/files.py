@@ -1,0 +1,331 @@
+"""Warehouse file formats: the orders file we write, and the shipment and stock files we read, as polars frames."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from tasks.config import FileOptions
+from tasks.errors import ConfigError, DataError
+from tasks.models import PurchaseOrder
+from tasks.schemas import COLUMNS, InboundKind
+
+ORDER_COLUMNS: tuple[str, ...] = (
+    "purchase_order_number",
+    "customer_order_number",
+    "order_date",
+    "required_ship_date",
+    "ship_method",
+    "is_priority",
+    "item_sequence_number",
+    "vendor_sku",
+    "asin",
+    "quantity",
+    "ship_to_name",
+    "ship_to_address_line1",
+    "ship_to_address_line2",
+    "ship_to_address_line3",
+    "ship_to_city",
+    "ship_to_state",
+    "ship_to_postal_code",
+    "ship_to_country",
+    "ship_to_phone",
+    "is_gift",
+    "gift_message",
+    "ship_from_party_id",
+)
+
+# RFC 4180 ends records with CRLF; quoted fields keep their own line breaks untouched.
+LINE_TERMINATOR = "\r\n"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
+_HEADER_NOISE = re.compile(r"[\s_\-.]+")
+_OTHER_DELIMITERS = (",", ";", "\t", "|")
+
+
+def orders_file_name(account: str, warehouse: str, batch_time: datetime) -> str:
+    """Name the orders file of one batch; the same batch always gets the same name, so a retried upload replaces it."""
+    if batch_time.tzinfo is None:
+        raise ValueError("batch_time must be timezone-aware")
+    stamp = batch_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"orders_{_safe(account)}_{_safe(warehouse)}_{stamp}.csv"
+
+
+def _safe(part: str) -> str:
+    return _UNSAFE_NAME.sub("-", part).strip("-.") or "x"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("order dates must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _bool_text(values: list[bool]) -> pl.Series:
+    return pl.Series(values, dtype=pl.Boolean).replace_strict({True: "true", False: "false"}, return_dtype=pl.String)
+
+
+def build_orders_file(orders: Sequence[PurchaseOrder], options: FileOptions) -> bytes:
+    """Write one row per order line, with a header row, RFC 4180 quoting and the warehouse's names and formats."""
+    data: dict[str, list[object]] = {name: [] for name in ORDER_COLUMNS}
+    for order in orders:
+        address = order.ship_to
+        for line in order.lines:
+            data["purchase_order_number"].append(order.purchase_order_number)
+            data["customer_order_number"].append(order.customer_order_number)
+            data["order_date"].append(_utc(order.order_date))
+            data["required_ship_date"].append(_utc(order.required_ship_date))
+            data["ship_method"].append(order.ship_method)
+            data["is_priority"].append(order.is_priority)
+            data["item_sequence_number"].append(line.item_sequence_number)
+            data["vendor_sku"].append(line.vendor_product_identifier)
+            data["asin"].append(line.buyer_product_identifier)
+            data["quantity"].append(line.ordered_quantity)
+            data["ship_to_name"].append(address.name if address else None)
+            data["ship_to_address_line1"].append(address.address_line1 if address else None)
+            data["ship_to_address_line2"].append(address.address_line2 if address else None)
+            data["ship_to_address_line3"].append(address.address_line3 if address else None)
+            data["ship_to_city"].append(address.city if address else None)
+            data["ship_to_state"].append(address.state_or_region if address else None)
+            data["ship_to_postal_code"].append(address.postal_code if address else None)
+            data["ship_to_country"].append(address.country_code if address else None)
+            data["ship_to_phone"].append(address.phone if address else None)
+            data["is_gift"].append(order.is_gift)
+            data["gift_message"].append(line.gift_message)
+            data["ship_from_party_id"].append(order.ship_from_party_id)
+
+    when = pl.Datetime("us", "UTC")
+    frame = pl.DataFrame(
+        {
+            name: (
+                pl.Series(name, values, dtype=when).dt.strftime(options.datetime_format)
+                if name in ("order_date", "required_ship_date")
+                else _bool_text(values).alias(name)  # type: ignore[arg-type]
+                if name in ("is_priority", "is_gift")
+                else pl.Series(name, values, dtype=pl.Int64).cast(pl.String)
+                if name == "quantity"
+                else pl.Series(name, values, dtype=pl.String)
+            )
+            for name, values in data.items()
+        }
+    )
+    headers = order_headers(options)
+    frame = frame.rename(dict(zip(ORDER_COLUMNS, headers, strict=True)))
+    text = frame.write_csv(separator=options.delimiter, quote_style="necessary", line_terminator=LINE_TERMINATOR)
+    try:
+        return text.encode(options.encoding)
+    except LookupError:
+        raise ConfigError(f"file encoding {options.encoding!r} is not known to Python") from None
+    except UnicodeEncodeError:
+        raise _unencodable(frame, headers, options.encoding) from None
+
+
+def order_headers(options: FileOptions) -> list[str]:
+    """The orders file's header row: our column names, renamed where the warehouse asks for its own."""
+    renames = options.columns.get("orders", {})
+    unknown = sorted(set(renames) - set(ORDER_COLUMNS))
+    if unknown:
+        raise ConfigError(f"files.columns.orders names unknown columns {unknown}; known: {list(ORDER_COLUMNS)}")
+    headers = [renames.get(name, name) for name in ORDER_COLUMNS]
+    if len(set(headers)) != len(headers):
+        raise ConfigError(f"files.columns.orders gives two columns the same header: {headers}")
+    return headers
+
+
+def _unencodable(frame: pl.DataFrame, headers: list[str], encoding: str) -> DataError:
+    # Only on this failure path do we look value by value, to name the order and column without the value (PII).
+    for header in headers:
+        for index, value in enumerate(frame[header].to_list()):
+            if value is None:
+                continue
+            try:
+                value.encode(encoding)
+            except UnicodeEncodeError:
+                order = frame[headers[0]][index]
+                return DataError(
+                    f"order {order}: column {header} has a character that {encoding} cannot represent; "
+                    "switch the warehouse's files.encoding to utf-8",
+                    subject=str(order),
+                )
+    return DataError(f"the orders file cannot be encoded as {encoding}")
+
+
+# ---------------------------------------------------------------------------------------------- inbound files
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an inbound file; row is the line number a person sees (header = 1), None for the file."""
+
+    reason: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundTable:
+    """An inbound file read as text: a `row` column (line number) and one String column per column of its kind."""
+
+    frame: pl.DataFrame
+    problems: tuple[Problem, ...]
+    readable: bool  # False when the file could not be read at all: nothing in it may proceed
+
+
+def header_key(header: str) -> str:
+    """Fold a header so that case, spaces, underscores, dashes and dots do not matter."""
+    return _HEADER_NOISE.sub("", header.casefold())
+
+
+def accepted_headers(kind: InboundKind, options: FileOptions) -> dict[str, list[str]]:
+    """For each of our column names, the headers accepted for it, the warehouse's own name first."""
+    renames = options.columns.get(kind, {})
+    accepted: dict[str, list[str]] = {}
+    for spec in COLUMNS[kind]:
+        names = [renames.get(spec.name, spec.name), spec.name, *options.header_aliases.get(spec.name, [])]
+        accepted[spec.name] = list(dict.fromkeys(names))
+    return accepted
+
+
+def _empty_table(kind: InboundKind, problem: Problem) -> InboundTable:
+    schema = {"row": pl.Int64, **{spec.name: pl.String for spec in COLUMNS[kind]}}
+    return InboundTable(pl.DataFrame(schema=schema), (problem,), readable=False)
+
+
+def _decode(data: bytes, encoding: str) -> tuple[bytes, Problem | None]:
+    """Check the bytes decode, and hand polars UTF-8 without a byte order mark."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise ConfigError(f"file encoding {encoding!r} is not known to Python") from None
+    try:
+        text = data.decode("utf-8-sig" if codec == "utf-8" else encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return b"", Problem(
+            f"the file is not valid {encoding}: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}) cannot be decoded; ask the warehouse to send {encoding} or change files.encoding"
+        )
+    if not text.strip():
+        return b"", Problem("the file is empty")
+    if codec == "utf-8" and not data.startswith(codecs.BOM_UTF8):
+        return data, None
+    return text.encode("utf-8"), None
+
+
+def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, pl.Series | None, Problem | None]:
+    """Read every field as text, the header as row 0; lines longer than the header are cut and returned flagged."""
+    try:
+        return pl.read_csv(utf8, has_header=False, infer_schema=False, separator=delimiter), None, None
+    except pl.exceptions.PolarsError as exc:
+        if "more fields" not in str(exc):
+            return pl.DataFrame(), None, Problem(
+                f"the file is not valid CSV with delimiter {delimiter!r} (for example a quoted field that is "
+                "never closed); the reader said: " + str(exc).splitlines()[0][:120]
+            )
+    header = pl.read_csv(
+        utf8, has_header=False, infer_schema=False, separator=delimiter, n_rows=1, truncate_ragged_lines=True
+    )
+    # One spare column catches the fields beyond the header's width, so those lines can be named.
+    names = [f"field_{index}" for index in range(header.width + 1)]
+    frame = pl.read_csv(
+        utf8,
+        has_header=False,
+        separator=delimiter,
+        schema=dict.fromkeys(names, pl.String),
+        truncate_ragged_lines=True,
+        missing_columns="insert",
+    )
+    return frame.drop(names[-1]), frame[names[-1]], None
+
+
+def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> InboundTable:
+    """Read a shipment or stock file into text columns with our names, and list what is wrong with its layout."""
+    utf8, problem = _decode(data, options.encoding)
+    if problem is not None:
+        return _empty_table(kind, problem)
+    raw, ragged, problem = _read_csv(utf8, options.delimiter)
+    if problem is not None:
+        return _empty_table(kind, problem)
+    headers = [value or "" for value in raw.row(0)]
+
+    # Quoted fields may span lines: a row's line number counts the line breaks inside the rows before it.
+    breaks = pl.sum_horizontal(pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in raw.columns)
+    raw = raw.with_columns(
+        line=(pl.int_range(pl.len(), dtype=pl.Int64) + 1 + breaks.cum_sum().shift(1, fill_value=0)).cast(pl.Int64),
+        blank=pl.all_horizontal(pl.col(name).is_null() for name in raw.columns),
+    )
+
+    accepted = accepted_headers(kind, options)
+    by_key = {header_key(name): ours for ours, names in accepted.items() for name in reversed(names)}
+    found: dict[str, int] = {}
+    problems: list[Problem] = []
+    unknown: list[str] = []
+    for position, header in enumerate(headers):
+        ours = by_key.get(header_key(header))
+        if ours is None:
+            # A trailing delimiter on every line makes a nameless, empty column: harmless.
+            if header or raw.slice(1)[raw.columns[position]].null_count() < raw.height - 1:
+                unknown.append(header)
+        elif ours in found:
+            problems.append(Problem(
+                f"columns {headers[found[ours]]!r} and {header!r} both give {ours}; keep only one",
+                column=header,
+            ))
+        else:
+            found[ours] = position
+
+    specs = COLUMNS[kind]
+    if not found:
+        hint = ""
+        for other in _OTHER_DELIMITERS:
+            if other != options.delimiter and any(other in header for header in headers):
+                hint = f" (the file seems to use the delimiter {other!r}; this warehouse uses {options.delimiter!r})"
+                break
+        return _empty_table(kind, Problem(
+            "the first line is not a header row: expected column names such as "
+            + ", ".join(accepted[spec.name][0] for spec in specs if spec.required)
+            + hint
+        ))
+    for spec in specs:
+        if spec.required and spec.name not in found:
+            problems.append(Problem(
+                f"required column {spec.name} is missing; its header may be "
+                + " or ".join(repr(name) for name in accepted[spec.name]),
+                column=spec.name,
+            ))
+    if problems:
+        return InboundTable(_empty_table(kind, problems[0]).frame, tuple(problems), readable=False)
+    problems.extend(
+        Problem(f"unknown column {header!r} is ignored: it is not one of this warehouse's {kind} columns",
+                column=header)
+        for header in unknown
+    )
+
+    body = raw.slice(1).filter(~pl.col("blank"))
+    text_columns = [
+        _clean(pl.col(raw.columns[found[spec.name]])).alias(spec.name)
+        if spec.name in found
+        else pl.lit(None, dtype=pl.String).alias(spec.name)
+        for spec in specs
+    ]
+    frame = body.select(pl.col("line").alias("row"), *text_columns)
+    if ragged is not None:
+        width = len(headers)
+        lines = raw.with_columns(extra=ragged).slice(1).filter(pl.col("extra").is_not_null())["line"].to_list()
+        problems.extend(
+            Problem(f"line has more fields than the header's {width} columns; check quoting and delimiter", row=line)
+            for line in lines
+        )
+    return InboundTable(frame, tuple(problems), readable=True)
+
+
+def _clean(value: pl.Expr) -> pl.Expr:
+    trimmed = value.str.strip_chars()
+    return pl.when(trimmed.str.len_bytes() > 0).then(trimmed)

@@ -1,0 +1,124 @@
+"""Pandera models (polars backend) and column specifications for the files the warehouse sends us."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import pandera.polars as pa
+import polars as pl
+
+InboundKind = Literal["shipments", "stock"]
+ValueKind = Literal["text", "integer", "decimal", "datetime", "unit"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of an inbound file: how to read it and what to say when a value breaks its rule."""
+
+    name: str
+    kind: ValueKind
+    required: bool
+    rule: str  # plain language, said when a value cannot be read or breaks the column's range
+    max_length: int | None = None
+
+
+SHIPMENT_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("purchase_order_number", "text", True, "purchase order number must be letters and digits", 64),
+    ColumnSpec("item_sequence_number", "text", False, "item sequence number must be digits", 10),
+    ColumnSpec("vendor_sku", "text", False, "vendor SKU must not be empty", 64),
+    ColumnSpec("quantity_shipped", "integer", True, "quantity shipped must be a whole number >= 1"),
+    ColumnSpec("carrier", "text", True, "carrier must not be empty", 64),
+    ColumnSpec("ship_method", "text", True, "ship method must not be empty", 64),
+    ColumnSpec("scac", "text", False, "SCAC must be 2 to 4 letters", 4),
+    ColumnSpec("tracking_number", "text", True, "tracking number must not be empty", 100),
+    ColumnSpec("ship_date", "datetime", True, "ship date must be a date"),
+    ColumnSpec("package_weight", "decimal", True, "package weight must be a number > 0 and < 100000"),
+    ColumnSpec("weight_unit", "unit", True, "weight unit must be KG or LB"),
+    ColumnSpec("package_id", "text", False, "package id must not be empty", 64),
+    ColumnSpec("length", "decimal", False, "length must be a number > 0 and < 100000"),
+    ColumnSpec("width", "decimal", False, "width must be a number > 0 and < 100000"),
+    ColumnSpec("height", "decimal", False, "height must be a number > 0 and < 100000"),
+    ColumnSpec("dimension_unit", "unit", False, "dimension unit must be IN or CM"),
+)
+
+STOCK_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("vendor_sku", "text", True, "vendor SKU must not be empty", 64),
+    ColumnSpec("available_quantity", "integer", True, "available quantity must be a whole number >= 0"),
+    ColumnSpec("asin", "text", False, "ASIN must be 10 capital letters or digits", 10),
+)
+
+COLUMNS: dict[InboundKind, tuple[ColumnSpec, ...]] = {"shipments": SHIPMENT_COLUMNS, "stock": STOCK_COLUMNS}
+
+_MAX = 100_000.0  # no parcel weighs or measures this much; catches "inf" and misplaced decimal points
+_UTC_DATETIME = Annotated[pl.Datetime, "us", "UTC"]
+
+# Dataframe-level checks report against the whole row; these say which column a person should look at.
+NEED_ITEM_ID = "give an item sequence number or a vendor SKU"
+DIMENSIONS_TOGETHER = "length, width, height and dimension unit must be given together"
+CHECK_COLUMNS = {NEED_ITEM_ID: "item_sequence_number", DIMENSIONS_TOGETHER: "dimension_unit"}
+
+
+def _max_length(columns: tuple[ColumnSpec, ...], name: str) -> int:
+    for spec in columns:
+        if spec.name == name and spec.max_length is not None:
+            return spec.max_length
+    raise KeyError(name)
+
+
+def _ship_len(name: str) -> dict[str, int]:
+    return {"min_value": 1, "max_value": _max_length(SHIPMENT_COLUMNS, name)}
+
+
+class ShipmentRow(pa.DataFrameModel):
+    """One shipped line in one package, as typed by our reader (row = line number in the file)."""
+
+    row: int = pa.Field(ge=2)
+    purchase_order_number: str = pa.Field(str_length=_ship_len("purchase_order_number"), str_matches=r"^[A-Za-z0-9]+$")
+    item_sequence_number: str = pa.Field(nullable=True, str_length=_ship_len("item_sequence_number"),
+                                         str_matches=r"^[0-9]+$")
+    vendor_sku: str = pa.Field(nullable=True, str_length=_ship_len("vendor_sku"))
+    quantity_shipped: int = pa.Field(ge=1)
+    carrier: str = pa.Field(str_length=_ship_len("carrier"))
+    ship_method: str = pa.Field(str_length=_ship_len("ship_method"))
+    scac: str = pa.Field(nullable=True, str_matches=r"^[A-Z]{2,4}$")
+    tracking_number: str = pa.Field(str_length=_ship_len("tracking_number"))
+    ship_date: _UTC_DATETIME
+    package_weight: float = pa.Field(gt=0, lt=_MAX)
+    weight_unit: str = pa.Field(isin=["KG", "LB"])
+    package_id: str = pa.Field(nullable=True, str_length=_ship_len("package_id"))
+    length: float = pa.Field(nullable=True, gt=0, lt=_MAX)
+    width: float = pa.Field(nullable=True, gt=0, lt=_MAX)
+    height: float = pa.Field(nullable=True, gt=0, lt=_MAX)
+    dimension_unit: str = pa.Field(nullable=True, isin=["IN", "CM"])
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check(error=NEED_ITEM_ID)
+    @classmethod
+    def _item_identified(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("item_sequence_number").is_not_null() | pl.col("vendor_sku").is_not_null())
+
+    @pa.dataframe_check(error=DIMENSIONS_TOGETHER)
+    @classmethod
+    def _dimensions_complete(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        given = pl.sum_horizontal(
+            pl.col(name).is_not_null().cast(pl.Int8) for name in ("length", "width", "height", "dimension_unit")
+        )
+        return data.lazyframe.select((given == 0) | (given == 4))
+
+
+class StockRow(pa.DataFrameModel):
+    """Available quantity of one SKU at the warehouse (row = line number in the file)."""
+
+    row: int = pa.Field(ge=2)
+    vendor_sku: str = pa.Field(str_length={"min_value": 1, "max_value": _max_length(STOCK_COLUMNS, "vendor_sku")})
+    available_quantity: int = pa.Field(ge=0)
+    asin: str = pa.Field(nullable=True, str_matches=r"^[A-Z0-9]{10}$")
+
+    class Config:
+        strict = True
+
+
+MODELS: dict[InboundKind, type[pa.DataFrameModel]] = {"shipments": ShipmentRow, "stock": StockRow}

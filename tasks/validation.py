@@ -1,0 +1,319 @@
+"""Validate shipment and stock files: every problem of a file at once, as rows a person can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import polars as pl
+from pandera.errors import SchemaErrors
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tasks.config import FileOptions
+from tasks.errors import DataError
+from tasks.files import InboundTable, Problem, read_inbound
+from tasks.models import InventoryItem
+from tasks.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
+
+ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
+SUMMARY_PROBLEMS = 3
+_SHOWN_VALUE = 40
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What a file holds: typed rows that may proceed, and every problem found, each with its line number."""
+
+    file_name: str
+    kind: InboundKind
+    rows: int  # data rows in the file, blank lines not counted
+    valid: pl.DataFrame  # typed rows that passed, with their line numbers in column `row`
+    errors: pl.DataFrame  # row (None for the whole file), column, value, reason
+    readable: bool = True  # False: the file as a whole could not be read, nothing in it proceeds
+    held_orders: tuple[str, ...] = ()  # shipments: orders left out whole because one of their lines is bad
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.is_empty()
+
+    @property
+    def rejected_rows(self) -> int:
+        return self.rows - self.valid.height
+
+    def report_csv(self) -> bytes:
+        """The `<name>.errors.csv` next to a quarantined file: file, row, column, value, reason."""
+        report = self.errors.select(pl.lit(self.file_name).alias("file"), *ERROR_SCHEMA)
+        return report.write_csv(quote_style="necessary", line_terminator="\r\n").encode("utf-8")
+
+    def summary(self) -> str:
+        """One paragraph: the file, the counts and the first few problems (inbound files hold no PII)."""
+        head = f"{self.kind} file {self.file_name}"
+        if not self.readable:
+            return f"{head} could not be read: " + "; ".join(self.errors["reason"].to_list()[:SUMMARY_PROBLEMS]) + "."
+        text = f"{head}: {self.rows} rows, {self.valid.height} valid, {self.rejected_rows} rejected"
+        if self.held_orders:
+            text += f", {len(self.held_orders)} order(s) left out whole"
+        if self.ok:
+            return text + "; no problems."
+        shown = [_describe(*problem) for problem in self.errors.head(SUMMARY_PROBLEMS).iter_rows()]
+        more = self.errors.height - len(shown)
+        text += f"; {self.errors.height} problem(s): " + "; ".join(shown)
+        return text + (f"; and {more} more in the error report." if more else ".")
+
+
+def _describe(row: int | None, column: str | None, value: str | None, reason: str) -> str:
+    where = f"line {row}" if row is not None else "file"
+    if column:
+        where += f", {column}"
+    if value is not None and value not in reason:
+        shown = value if len(value) <= _SHOWN_VALUE else value[: _SHOWN_VALUE - 1] + "…"
+        where += f" {shown!r}"
+    return f"{where}: {reason}"
+
+
+def validate_shipments(data: bytes, options: FileOptions, *, file_name: str, now: datetime) -> ValidationResult:
+    """Validate a shipment file; an order with any bad line is held back whole, the other orders proceed."""
+    return _validate(data, "shipments", options, file_name=file_name, now=now)
+
+
+def validate_stock(
+    data: bytes, options: FileOptions, *, file_name: str, now: datetime | None = None
+) -> ValidationResult:
+    """Validate a stock file; every SKU must appear once, rows with problems are left out."""
+    return _validate(data, "stock", options, file_name=file_name, now=now or datetime.now(UTC))
+
+
+def validate_file(
+    path: Path, kind: Literal["shipments", "stock"], options: FileOptions, *, now: datetime | None = None
+) -> ValidationResult:
+    """Validate a file on this machine, as `vdf validate` does."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or type(exc).__name__}", subject=str(path)) from exc
+    return _validate(data, kind, options, file_name=path.name, now=now or datetime.now(UTC))
+
+
+def render_report(result: ValidationResult, *, limit: int = 50) -> RenderableType:
+    """A terminal view: the summary, then a table of the first problems."""
+    style = "green" if result.ok else "red"
+    summary = Text(result.summary(), style=style)
+    if result.ok:
+        return summary
+    table = Table("line", "column", "value", "reason", title=f"problems in {result.file_name}")
+    for row, column, value, reason in result.errors.head(limit).iter_rows():
+        table.add_row("" if row is None else str(row), column or "", value or "", reason)
+    parts: list[RenderableType] = [summary, table]
+    if result.errors.height > limit:
+        parts.append(Text(f"… {result.errors.height - limit} more; see the full report with --report", style="dim"))
+    return Group(*parts)
+
+
+def to_inventory_items(valid: pl.DataFrame) -> list[InventoryItem]:
+    """Turn validated stock rows into inventory items, one per SKU."""
+    repeated = valid.filter(pl.col("vendor_sku").is_duplicated())["vendor_sku"].unique().sort().to_list()
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (" …" if len(repeated) > 5 else "")
+        raise DataError(f"{len(repeated)} SKU(s) listed more than once: {shown}", subject="stock")
+    columns = valid.select("vendor_sku", "available_quantity", "asin")
+    return [
+        InventoryItem(vendor_product_identifier=sku, available_quantity=quantity, buyer_product_identifier=asin)
+        for sku, quantity, asin in columns.iter_rows()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------- the pipeline
+
+
+def _validate(
+    data: bytes, kind: InboundKind, options: FileOptions, *, file_name: str, now: datetime
+) -> ValidationResult:
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    table = read_inbound(data, kind, options)
+    specs = COLUMNS[kind]
+    typed, cast_errors = _cast(table.frame, specs, options)
+    file_errors = _problems_frame(table)
+    if not table.readable:
+        return ValidationResult(file_name, kind, 0, typed.clear(), file_errors, readable=False)
+
+    row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
+    extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
+    errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
+
+    bad_rows = errors.filter(pl.col("row").is_not_null()).select("row").unique()
+    held: tuple[str, ...] = ()
+    valid = typed.join(bad_rows, on="row", how="anti")
+    if kind == "shipments":
+        valid, held_errors, held = _hold_orders(table.frame, valid, bad_rows)
+        errors = pl.concat([errors, held_errors], how="vertical")
+    errors = errors.sort("row", nulls_last=False, maintain_order=True)
+    return ValidationResult(file_name, kind, table.frame.height, valid, errors, readable=True, held_orders=held)
+
+
+def _problems_frame(table: InboundTable) -> pl.DataFrame:
+    problems: list[Problem] = list(table.problems)
+    return pl.DataFrame(
+        {
+            "row": [problem.row for problem in problems],
+            "column": [problem.column for problem in problems],
+            "value": [problem.value for problem in problems],
+            "reason": [problem.reason for problem in problems],
+        },
+        schema=ERROR_SCHEMA,
+    )
+
+
+def _typed(spec: ColumnSpec, options: FileOptions) -> pl.Expr:
+    column = pl.col(spec.name)
+    if spec.kind == "integer":
+        return column.cast(pl.Int64, strict=False)
+    if spec.kind == "decimal":
+        return column.cast(pl.Float64, strict=False)
+    if spec.kind == "unit":
+        return column.str.to_uppercase()
+    if spec.kind == "datetime":
+        # polars 2 cannot cast text to dates, so parse: a plain date (midnight UTC) or a full timestamp.
+        when = pl.Datetime("us", "UTC")
+        return pl.coalesce(
+            column.str.strptime(when, options.date_format, strict=False),
+            column.str.strptime(when, options.datetime_format, strict=False),
+        )
+    return column
+
+
+def _cast(text: pl.DataFrame, specs: tuple[ColumnSpec, ...], options: FileOptions) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Type every column; a value that is present but cannot be typed becomes an error row instead of a null."""
+    typed = text.select("row", *(_typed(spec, options).alias(spec.name) for spec in specs))
+    failures = []
+    for spec in specs:
+        if spec.kind not in ("integer", "decimal", "datetime"):
+            continue
+        if spec.kind == "datetime":
+            label = spec.name.replace("_", " ")
+            formats = f"{options.date_format} or {options.datetime_format}"
+            reason = pl.concat_str(pl.lit(f"{label} "), pl.col("value"), pl.lit(f" is not a date in format {formats}"))
+        else:
+            reason = pl.lit(spec.rule)
+        failures.append(
+            text.select("row", pl.col(spec.name).alias("value"))
+            .filter(pl.col("value").is_not_null() & typed[spec.name].is_null())
+            .select("row", pl.lit(spec.name).alias("column"), "value", reason.alias("reason"))
+        )
+    return typed, pl.concat([pl.DataFrame(schema=ERROR_SCHEMA), *failures], how="vertical")
+
+
+def _pandera_errors(text: pl.DataFrame, typed: pl.DataFrame, kind: InboundKind) -> pl.DataFrame:
+    try:
+        MODELS[kind].validate(typed, lazy=True)
+    except SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return pl.DataFrame(schema=ERROR_SCHEMA)
+    specs = {spec.name: spec for spec in COLUMNS[kind]}
+    pairs = cases.select("schema_context", "column", "check").unique(maintain_order=True)
+    # A handful of distinct (column, check) pairs per file: name each once, then join the reasons onto the rows.
+    reasons = pl.DataFrame(
+        [
+            (context, column, check, _reason(specs, context, column, check))
+            for context, column, check in pairs.iter_rows()
+        ],
+        schema={"schema_context": pl.String, "column": pl.String, "check": pl.String, "reason": pl.String},
+        orient="row",
+    )
+    lines = typed.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("index"), "row")
+    whole_row = pl.col("schema_context") == "DataFrameSchema"
+    located = (
+        cases.join(reasons, on=["schema_context", "column", "check"], how="left")
+        .with_columns(pl.col("index").cast(pl.Int64))
+        .join(lines, on="index", how="left")
+        .select(
+            "row",
+            pl.when(whole_row).then(pl.col("check").replace_strict(CHECK_COLUMNS, default=None))
+            .otherwise(pl.col("column")).alias("column"),
+            "reason",
+        )
+    )
+    # Show the value as the file wrote it ("0,0" or "0.00"), not as pandera prints the typed value.
+    written = (
+        text.join(located.select("row").unique(), on="row", how="semi")
+        .unpivot(index="row", variable_name="column", value_name="value")
+    )
+    return located.join(written, on=["row", "column"], how="left").select(*ERROR_SCHEMA).cast(ERROR_SCHEMA)
+
+
+def _reason(specs: dict[str, ColumnSpec], context: str, column: str, check: str) -> str:
+    if context == "DataFrameSchema" or column not in specs:
+        return check  # our own dataframe checks carry a plain-language error; anything else is shown as is
+    spec = specs[column]
+    label = column.replace("_", " ")
+    if check == "not_nullable":
+        return f"{label} is required"
+    if check.startswith("str_length") and spec.max_length is not None:
+        return f"{label} is empty or longer than {spec.max_length} characters"
+    return spec.rule
+
+
+def _drop_cast_nulls(errors: pl.DataFrame, cast_errors: pl.DataFrame) -> pl.DataFrame:
+    """A value that could not be typed is already reported; its null must not be reported again as missing."""
+    return errors.join(cast_errors.select("row", "column"), on=["row", "column"], how="anti", nulls_equal=False)
+
+
+def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> list[pl.DataFrame]:
+    future = (
+        typed.filter(pl.col("ship_date") > now)
+        .join(text.select("row", pl.col("ship_date").alias("value")), on="row")
+        .select("row", pl.lit("ship_date").alias("column"), "value",
+                pl.lit(f"ship date is in the future (now is {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)").alias("reason"))
+    )
+    columns = [name for name in text.columns if name != "row"]
+    repeats = (
+        text.with_columns(pl.col("row").min().over(columns).alias("first"))
+        .filter(pl.col("row") != pl.col("first"))
+        .select("row", pl.lit(None, dtype=pl.String).alias("column"), pl.lit(None, dtype=pl.String).alias("value"),
+                pl.format("line repeats line {} exactly", pl.col("first")).alias("reason"))
+    )
+    return [future.cast(ERROR_SCHEMA), repeats.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
+
+
+def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:
+    repeated = (
+        text.filter(pl.col("vendor_sku").is_not_null())
+        .with_columns(
+            pl.len().over("vendor_sku").alias("times"),
+            pl.col("row").min().over("vendor_sku").alias("first"),
+        )
+        .filter(pl.col("times") > 1)
+        .select("row", pl.lit("vendor_sku").alias("column"), pl.col("vendor_sku").alias("value"),
+                pl.format("SKU is listed {} times (first on line {}); list each SKU once", "times", "first")
+                .alias("reason"))
+    )
+    return [repeated.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
+
+
+def _hold_orders(
+    text: pl.DataFrame, valid: pl.DataFrame, bad_rows: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame, tuple[str, ...]]:
+    """An order is confirmed whole or not at all: one bad line holds back every line of its order."""
+    order = "purchase_order_number"
+    bad_orders = (
+        text.join(bad_rows, on="row", how="semi")
+        .filter(pl.col(order).is_not_null())
+        .group_by(order, maintain_order=True)
+        .agg(pl.col("row").min().alias("first_bad"))
+    )
+    held_lines = (
+        text.join(bad_rows, on="row", how="anti")
+        .join(bad_orders, on=order, how="inner")
+        .select("row", pl.lit(order).alias("column"), pl.col(order).alias("value"),
+                pl.format("order held back because its line {} has a problem; "
+                          "an order is confirmed whole or not at all", "first_bad").alias("reason"))
+        .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
+    )
+    kept = valid.join(bad_orders.select(order), on=order, how="anti")
+    return kept, held_lines, tuple(bad_orders[order].to_list())
