@@ -127,7 +127,14 @@ def _flag(node: Any, path: str) -> bool:
 
 def _address(node: Any) -> Address | None:
     if not isinstance(node, Mapping):
-        return None
+        raise _Missing("shipToParty")
+    try:
+        return _read_address(node)
+    except _Missing as missing:
+        raise _Missing(f"shipToParty.{missing.path}") from None
+
+
+def _read_address(node: Mapping[str, Any]) -> Address:
 
     def opt(key: str) -> str | None:
         value = node.get(key)
