@@ -1,0 +1,94 @@
+"""Rules every warehouse drop shares: folder and file names, what counts as a complete file, error mapping."""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from adapters.warehouse import Folder, RemoteFile
+from tasks.config import Folders
+from tasks.errors import IntegrationError, PermanentError, TransientError
+
+# How long list_new waits between its two looks at a folder: a file whose size or mtime changed in between is
+# still being written and is left for the next run. SFTP reports mtimes in whole seconds, so size is what
+# usually gives a slow writer away.
+DEFAULT_SETTLE_SECONDS = 2.0
+
+# Free names tried for one move before giving up: the plain name, then timestamped ones.
+MAX_NAME_ATTEMPTS = 100
+
+_PARTIAL = re.compile(r"\.part[^.]*$", re.IGNORECASE)  # ours are `<name>.part-<uuid>`; others use .part/.partial
+_FOLDERS: tuple[Folder, ...] = ("orders", "shipments", "inventory", "archive", "error")
+_PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EROFS}
+
+
+class Snapshot(NamedTuple):
+    """What one listing saw of a file."""
+
+    size: int
+    mtime: float
+
+
+def folder_path(folders: Folders, folder: Folder) -> str:
+    """The configured relative (or absolute) path of a logical folder."""
+    if folder not in _FOLDERS:
+        raise PermanentError(f"unknown warehouse folder {folder!r}; expected one of {', '.join(_FOLDERS)}")
+    return str(getattr(folders, folder))
+
+
+def check_name(name: str) -> str:
+    """Refuse anything but a plain file name, so no caller can reach outside its folder."""
+    if not name or name in {".", ".."} or "/" in name or "\\" in name or "\x00" in name:
+        raise PermanentError("not a plain file name", subject=repr(name))
+    return name
+
+
+def is_listable(name: str, patterns: Sequence[str]) -> bool:
+    """A name list_new may offer: no dotfile, temporary or partial name, and matching a pattern.
+
+    Patterns are fnmatch patterns compared case-insensitively: warehouses write `.CSV` as often as `.csv`.
+    """
+    if name.startswith(".") or name.lower().endswith(".tmp") or _PARTIAL.search(name):
+        return False
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
+def stable_files(folder: Folder, first: Mapping[str, Snapshot], second: Mapping[str, Snapshot]) -> list[RemoteFile]:
+    """Files seen unchanged by both looks, oldest first (name breaks ties, so the order is stable)."""
+    files = [
+        RemoteFile(folder=folder, name=name, size=seen.size, mtime=seen.mtime)
+        for name, seen in first.items()
+        if second.get(name) == seen
+    ]
+    return sorted(files, key=lambda f: (f.mtime, f.name))
+
+
+def temp_name(name: str) -> str:
+    """A unique temporary name beside the final one; list_new never offers it."""
+    return f"{name}.part-{uuid.uuid4().hex}"
+
+
+def free_names(name: str, now: datetime | None = None) -> Iterator[str]:
+    """The name itself, then `<stem>-<UTC timestamp>[-n].<ext>` candidates for when it is taken."""
+    yield name
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stem, dot, ext = name.rpartition(".")
+    if not stem:
+        stem, dot, ext = name, "", ""
+    yield f"{stem}-{stamp}{dot}{ext}"
+    for n in range(2, MAX_NAME_ATTEMPTS):
+        yield f"{stem}-{stamp}-{n}{dot}{ext}"
+
+
+def map_os_error(exc: OSError, action: str, subject: str) -> IntegrationError:
+    """A missing file or a refused permission will not heal on a retry; anything else might."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _PERMANENT_ERRNOS:
+        return PermanentError(f"{action} failed: {reason}", subject=subject)
+    return TransientError(f"{action} failed: {reason}", subject=subject)

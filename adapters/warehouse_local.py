@@ -1,0 +1,155 @@
+"""A warehouse drop in a local (or mounted) folder, with the same atomicity rules as the SFTP one."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import stat
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from adapters.warehouse import Folder, RemoteFile
+from adapters.warehouse_common import (
+    DEFAULT_SETTLE_SECONDS,
+    Snapshot,
+    check_name,
+    folder_path,
+    free_names,
+    is_listable,
+    map_os_error,
+    stable_files,
+    temp_name,
+)
+from tasks.config import Folders
+from tasks.errors import PermanentError
+
+log = logging.getLogger(__name__)
+
+# Filesystems where hard links do not work; there we check-then-rename instead.
+_NO_LINKS = {errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
+
+
+class LocalWarehouseDrop:
+    """Folders under one root directory; see WarehouseDrop for the contract.
+
+    list_new looks at a folder twice, `settle_seconds` apart, and leaves out files whose size or mtime changed.
+    """
+
+    def __init__(self, root: Path, folders: Folders | None = None, *, settle_seconds: float = DEFAULT_SETTLE_SECONDS):
+        self.root = Path(root)
+        self.folders = folders or Folders()
+        self.settle_seconds = settle_seconds
+
+    def __repr__(self) -> str:
+        return f"LocalWarehouseDrop(root={str(self.root)!r})"
+
+    def upload(self, folder: Folder, name: str, data: bytes) -> None:
+        directory = self._dir(folder)
+        final = directory / check_name(name)
+        temp = directory / temp_name(name)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with open(temp, "xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+            raise map_os_error(exc, "upload", f"{folder}/{name}") from exc
+        log.info("uploaded %s/%s (%d bytes)", folder, name, len(data))
+
+    def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
+        first = self._scan(folder, patterns)
+        if not first:
+            return []
+        time.sleep(self.settle_seconds)
+        files = stable_files(folder, first, self._scan(folder, patterns))
+        if len(files) < len(first):
+            log.info("%s: %d file(s) still being written, left for the next run", folder, len(first) - len(files))
+        return files
+
+    def download(self, folder: Folder, name: str) -> bytes:
+        path = self._dir(folder) / check_name(name)
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise map_os_error(exc, "download", f"{folder}/{name}") from exc
+
+    def archive(self, folder: Folder, name: str) -> str:
+        return self._move(folder, name, "archive")
+
+    def quarantine(self, folder: Folder, name: str, report_name: str, report: bytes) -> str:
+        check_name(report_name)
+        moved = self._move(folder, name, "error")
+        directory = self._dir("error")
+        temp = directory / temp_name(report_name)
+        try:
+            temp.write_bytes(report)
+            placed = self._place(temp, directory, report_name)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                temp.unlink(missing_ok=True)
+            raise map_os_error(exc, "write quarantine report", f"error/{report_name}") from exc
+        log.info("quarantined %s/%s as error/%s with report error/%s", folder, name, moved, placed)
+        return moved
+
+    def close(self) -> None:
+        """Nothing to release: every operation opens and closes its own files."""
+
+    def _dir(self, folder: Folder) -> Path:
+        return self.root / folder_path(self.folders, folder)
+
+    def _scan(self, folder: Folder, patterns: Sequence[str]) -> dict[str, Snapshot]:
+        directory = self._dir(folder)
+        seen: dict[str, Snapshot] = {}
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if not is_listable(entry.name, patterns):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):  # moved away while we looked
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode):
+                            seen[entry.name] = Snapshot(info.st_size, info.st_mtime)
+        except FileNotFoundError:
+            log.warning("folder %s (%s) does not exist; nothing to list", folder, directory)
+        except OSError as exc:
+            raise map_os_error(exc, "list", folder) from exc
+        return seen
+
+    def _move(self, folder: Folder, name: str, target: Folder) -> str:
+        source = self._dir(folder) / check_name(name)
+        directory = self._dir(target)
+        try:
+            if not source.is_file():
+                raise PermanentError(f"cannot move to {target}: file not found", subject=f"{folder}/{name}")
+            directory.mkdir(parents=True, exist_ok=True)
+            placed = self._place(source, directory, name)
+        except OSError as exc:
+            raise map_os_error(exc, f"move to {target}", f"{folder}/{name}") from exc
+        log.info("moved %s/%s to %s/%s", folder, name, target, placed)
+        return placed
+
+    def _place(self, source: Path, directory: Path, name: str) -> str:
+        """Move source into directory under the first free name; an existing file is never replaced."""
+        for candidate in free_names(name):
+            target = directory / candidate
+            try:
+                os.link(source, target)  # fails if target exists, so a concurrent writer cannot be overwritten
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                if exc.errno not in _NO_LINKS:
+                    raise
+                if target.exists():
+                    continue
+                os.rename(source, target)
+                return candidate
+            source.unlink()
+            return candidate
+        raise PermanentError(f"no free name left in {directory.name}", subject=name)

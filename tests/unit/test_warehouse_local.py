@@ -1,0 +1,229 @@
+"""The WarehouseDrop contract, run here against a local folder and in integration against SFTP servers."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.warehouse import WarehouseDrop
+from adapters.warehouse_local import LocalWarehouseDrop
+from tasks.errors import IntegrationError, PermanentError
+
+
+@dataclass
+class DropEnv:
+    """A drop under test, the folder on disk its files land in, and a way to open a second drop on it."""
+
+    drop: WarehouseDrop
+    root: Path
+    opener: Callable[..., WarehouseDrop]
+    _opened: list[WarehouseDrop] = field(default_factory=list)
+
+    def another(self, **options: Any) -> WarehouseDrop:
+        drop = self.opener(**options)
+        self._opened.append(drop)
+        return drop
+
+    def close(self) -> None:
+        for drop in [self.drop, *self._opened]:
+            drop.close()
+
+    def inbound(self, name: str, data: bytes, mtime: float | None = None, folder: str = "inbound/shipments") -> Path:
+        path = self.root / folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if mtime is not None:
+            os.utime(path, (mtime, mtime))
+        return path
+
+
+TIMESTAMPED = re.compile(r"^s-\d{8}T\d{6}Z(-\d+)?\.csv$")
+
+
+class WarehouseDropContract:
+    """Behaviour every WarehouseDrop keeps; subclasses provide an `env` fixture."""
+
+    def test_upload_creates_folders_and_leaves_only_the_final_file(self, env: DropEnv) -> None:
+        env.drop.upload("orders", "orders-1.csv", b"a,b\n1,2\n")
+
+        folder = env.root / "outbound" / "orders"
+        assert os.listdir(folder) == ["orders-1.csv"]
+        assert (folder / "orders-1.csv").read_bytes() == b"a,b\n1,2\n"
+
+    def test_a_retried_upload_replaces_the_file(self, env: DropEnv) -> None:
+        env.drop.upload("orders", "batch-7.csv", b"first try")
+        env.drop.upload("orders", "batch-7.csv", b"second try, longer")
+
+        folder = env.root / "outbound" / "orders"
+        assert os.listdir(folder) == ["batch-7.csv"]
+        assert (folder / "batch-7.csv").read_bytes() == b"second try, longer"
+
+    def test_readers_never_see_a_partial_file(self, env: DropEnv) -> None:
+        versions = [bytes([ord("A") + i]) * 400_000 for i in range(4)]
+        final = env.root / "outbound" / "orders" / "batch.csv"
+        lister = env.another()
+        read: list[bytes] = []
+        listed: set[str] = set()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                try:
+                    read.append(final.read_bytes())
+                except FileNotFoundError:
+                    pass
+                listed.update(f.name for f in lister.list_new("orders"))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            for data in versions:
+                env.drop.upload("orders", "batch.csv", data)
+                time.sleep(0.05)
+        finally:
+            done.set()
+            watcher.join()
+
+        assert read, "the watcher never saw the file"
+        assert all(data in versions for data in read)
+        assert listed <= {"batch.csv"}
+        assert final.read_bytes() == versions[-1]
+
+    def test_a_failed_upload_removes_its_temporary_file(self, env: DropEnv) -> None:
+        blocked = env.root / "outbound" / "orders" / "taken.csv"
+        blocked.mkdir(parents=True)  # a directory where the file should go: the final rename must fail
+
+        with pytest.raises(IntegrationError) as caught:
+            env.drop.upload("orders", "taken.csv", b"payload")
+
+        assert caught.value.subject == "orders/taken.csv"
+        assert os.listdir(blocked.parent) == ["taken.csv"]
+        assert blocked.is_dir()
+
+    def test_list_new_offers_complete_matching_files_oldest_first(self, env: DropEnv) -> None:
+        env.inbound("b.csv", b"bb", mtime=1_700_000_000)
+        env.inbound("a.csv", b"a", mtime=1_700_000_200)
+        env.inbound("C.CSV", b"ccc", mtime=1_700_000_100)
+        for skipped in ("notes.txt", ".hidden.csv", "x.csv.tmp", "y.csv.part-abc", "z.csv.part", "w.csv.partial"):
+            env.inbound(skipped, b"skip me")
+        (env.root / "inbound" / "shipments" / "folder.csv").mkdir()
+
+        files = env.drop.list_new("shipments", ["*.csv"])
+
+        assert [(f.name, f.size, f.folder) for f in files] == [
+            ("b.csv", 2, "shipments"),
+            ("C.CSV", 3, "shipments"),
+            ("a.csv", 1, "shipments"),
+        ]
+        assert [f.mtime for f in files] == [1_700_000_000, 1_700_000_100, 1_700_000_200]
+
+    def test_list_new_of_a_missing_folder_is_empty(self, env: DropEnv) -> None:
+        assert env.drop.list_new("inventory", ["*.csv"]) == []
+
+    def test_list_new_leaves_a_file_that_is_still_growing(self, env: DropEnv) -> None:
+        env.inbound("done.csv", b"complete\n")
+        growing = env.inbound("growing.csv", b"header\n")
+        patient = env.another(settle_seconds=0.3)
+        stop = threading.Event()
+
+        def append() -> None:
+            with growing.open("ab") as handle:
+                while not stop.is_set():
+                    handle.write(b"row\n")
+                    handle.flush()
+                    time.sleep(0.005)
+
+        writer = threading.Thread(target=append)
+        writer.start()
+        try:
+            while_writing = [f.name for f in patient.list_new("shipments", ["*.csv"])]
+        finally:
+            stop.set()
+            writer.join()
+
+        assert while_writing == ["done.csv"]
+        assert sorted(f.name for f in patient.list_new("shipments", ["*.csv"])) == ["done.csv", "growing.csv"]
+
+    def test_download_returns_the_bytes(self, env: DropEnv) -> None:
+        payload = bytes(range(256)) * 1000
+        env.inbound("stock.csv", payload, folder="inbound/inventory")
+
+        assert env.drop.download("inventory", "stock.csv") == payload
+
+    def test_download_of_a_missing_file_is_permanent(self, env: DropEnv) -> None:
+        (env.root / "inbound" / "shipments").mkdir(parents=True)
+
+        with pytest.raises(PermanentError) as caught:
+            env.drop.download("shipments", "gone.csv")
+        assert caught.value.subject == "shipments/gone.csv"
+
+    def test_archive_moves_the_file_and_never_overwrites(self, env: DropEnv) -> None:
+        names = []
+        for content in (b"one", b"two", b"three"):
+            env.inbound("s.csv", content)
+            names.append(env.drop.archive("shipments", "s.csv"))
+
+        archive = env.root / "archive"
+        assert names[0] == "s.csv"
+        assert all(TIMESTAMPED.match(name) for name in names[1:])
+        assert len(set(names)) == 3
+        assert sorted(os.listdir(archive)) == sorted(names)
+        assert [(archive / name).read_bytes() for name in names] == [b"one", b"two", b"three"]
+        assert os.listdir(env.root / "inbound" / "shipments") == []
+
+    def test_archive_of_a_missing_file_is_permanent(self, env: DropEnv) -> None:
+        (env.root / "inbound" / "shipments").mkdir(parents=True)
+
+        with pytest.raises(PermanentError):
+            env.drop.archive("shipments", "never-there.csv")
+
+    def test_quarantine_moves_the_file_and_writes_the_report_beside_it(self, env: DropEnv) -> None:
+        env.inbound("s.csv", b"bad,file\n")
+        first = env.drop.quarantine("shipments", "s.csv", "s.csv.errors.txt", b"row 2: carrier is missing\n")
+        env.inbound("s.csv", b"bad again\n")
+        second = env.drop.quarantine("shipments", "s.csv", "s.csv.errors.txt", b"row 1: no header\n")
+
+        error = env.root / "error"
+        assert first == "s.csv"
+        assert TIMESTAMPED.match(second)
+        assert (error / first).read_bytes() == b"bad,file\n"
+        assert (error / second).read_bytes() == b"bad again\n"
+        assert (error / "s.csv.errors.txt").read_bytes() == b"row 2: carrier is missing\n"
+        (later_report,) = [n for n in os.listdir(error) if n.startswith("s.csv.errors-")]
+        assert (error / later_report).read_bytes() == b"row 1: no header\n"
+        assert not any(".part" in name for name in os.listdir(error))
+        assert os.listdir(env.root / "inbound" / "shipments") == []
+
+    @pytest.mark.parametrize("name", ["../escape.csv", "a/b.csv", "", ".."])
+    def test_names_that_leave_the_folder_are_refused(self, env: DropEnv, name: str) -> None:
+        with pytest.raises(PermanentError):
+            env.drop.upload("orders", name, b"x")
+        with pytest.raises(PermanentError):
+            env.drop.download("shipments", name)
+        assert not (env.root.parent / "escape.csv").exists()
+
+
+class TestLocalWarehouseDrop(WarehouseDropContract):
+    @pytest.fixture
+    def env(self, tmp_path: Path) -> Iterator[DropEnv]:
+        root = tmp_path / "drop"
+
+        def opener(**options: Any) -> WarehouseDrop:
+            return LocalWarehouseDrop(root, settle_seconds=options.get("settle_seconds", 0.05))
+
+        env = DropEnv(drop=opener(), root=root, opener=opener)
+        yield env
+        env.close()
+
+    def test_a_crashed_writer_temp_file_is_never_offered(self, env: DropEnv) -> None:
+        env.inbound("orders.csv.part-0123abcd", b"half a fi")
+
+        assert env.drop.list_new("shipments") == []
