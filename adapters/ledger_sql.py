@@ -251,7 +251,7 @@ def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exceptio
         lowered = reason.lower()
         if url.get_backend_name() == "sqlite" and not any(marker in lowered for marker in _TRANSIENT_SQLITE):
             # sqlite3 also reports a missing table or a bad statement as OperationalError.
-            return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf ledger migrate`")
+            return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf migrate`")
         return TransientError(f"{where} ({reason})")
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return TransientError(f"{where} (connection lost: {reason})")
@@ -260,7 +260,7 @@ def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exceptio
     if isinstance(exc, sa_exc.IntegrityError):
         return PermanentError(f"{where}: a constraint refused the change ({reason})")
     if isinstance(exc, sa_exc.ProgrammingError):
-        return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf ledger migrate`")
+        return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf migrate`")
     return PermanentError(f"{where} ({reason})")
 
 
@@ -274,18 +274,23 @@ def alembic_config() -> Config:
     return config
 
 
+def upgrade(engine: Engine) -> None:
+    """Run alembic upgrade head on this engine in one transaction."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two workers starting together must not both run the DDL; the lock ends with the transaction.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x7664665F6C6467)))
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
 def migrate(url: str) -> None:
     """Bring the ledger schema to the latest revision (alembic upgrade head); harmless when already there."""
     parsed = ledger_url(url)
     engine = create_ledger_engine(parsed)
     try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Two workers starting together must not both run the DDL; the lock ends with the transaction.
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x7664665F6C6467)))
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        upgrade(engine)
     except sa_exc.SQLAlchemyError as exc:
         raise translate(exc, parsed, "migrate") from exc
     finally:
@@ -334,8 +339,11 @@ class SqlLedger:
         return f"SqlLedger({self.url.render_as_string(hide_password=True)!r})"
 
     def migrate(self) -> None:
-        """Bring the schema to the latest revision."""
-        migrate(self.url.render_as_string(hide_password=False))
+        """Bring the schema to the latest revision; harmless when already there."""
+        try:
+            upgrade(self.engine)
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate(exc, self.url, "migrate") from exc
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -536,16 +544,19 @@ class SqlLedger:
             )
         return _in_input_order(purchase_order_numbers, claimed)
 
-    def mark_acknowledged(self, account: str, purchase_order_numbers: Collection[str], transaction_id: str) -> None:
+    def mark_acknowledged(
+        self, account: str, purchase_order_numbers: Collection[str], transaction_id: str | None
+    ) -> None:
         """Record the acknowledgement's transaction (status Processing) and move the orders to acknowledged."""
         with self._transaction("mark orders acknowledged") as conn:
-            self._record_transaction(
-                conn,
-                account,
-                transaction_id,
-                TransactionKind.ACKNOWLEDGEMENT,
-                list(dict.fromkeys(purchase_order_numbers)),
-            )
+            if transaction_id is not None:
+                self._record_transaction(
+                    conn,
+                    account,
+                    transaction_id,
+                    TransactionKind.ACKNOWLEDGEMENT,
+                    list(dict.fromkeys(purchase_order_numbers)),
+                )
             self._claim(
                 conn,
                 account,
