@@ -300,13 +300,14 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
                 + " or ".join(repr(name) for name in accepted[spec.name]),
                 column=spec.name,
             ))
-    if problems:
-        return InboundTable(_empty_table(kind, problems[0]).frame, tuple(problems), readable=False)
+    fatal = bool(problems)
     problems.extend(
         Problem(f"unknown column {header!r} is ignored: it is not one of this warehouse's {kind} columns",
                 column=header)
         for header in unknown
     )
+    if fatal:
+        return InboundTable(_empty_table(kind, problems[0]).frame, tuple(problems), readable=False)
 
     body = raw.slice(1).filter(~pl.col("blank"))
     text_columns = [

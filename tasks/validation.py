@@ -70,7 +70,7 @@ def _describe(row: int | None, column: str | None, value: str | None, reason: st
     where = f"line {row}" if row is not None else "file"
     if column:
         where += f", {column}"
-    if value is not None and value not in reason:
+    if value is not None:
         shown = value if len(value) <= _SHOWN_VALUE else value[: _SHOWN_VALUE - 1] + "…"
         where += f" {shown!r}"
     return f"{where}: {reason}"
