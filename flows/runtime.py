@@ -59,6 +59,15 @@ class Runtime:
                 self._apis[account.name] = self.vendor_api_factory(account)
             return self._apis[account.name]
 
+    def close(self) -> None:
+        """Close every client this runtime opened."""
+        with self._lock:
+            for api in self._apis.values():
+                closer = getattr(api, "close", None)
+                if closer is not None:
+                    closer()
+            self._apis.clear()
+
     @contextmanager
     def drop(self, account: Account, warehouse: Warehouse) -> Iterator[WarehouseDrop]:
         """A warehouse drop for the length of one step; its connection is closed afterwards."""

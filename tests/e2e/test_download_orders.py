@@ -1,0 +1,252 @@
+"""download-orders end to end: simulator over HTTP, embedded SFTP, SQL ledger, real Prefect flow runs."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from adapters.warehouse import WarehouseDrop
+from flows.download_orders import download_orders
+from tasks.errors import TransientError
+from tasks.models import OrderState
+
+AGO_45 = timedelta(minutes=45)
+
+
+def _created(minutes_ago: float = 45) -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=minutes_ago)
+
+
+def _all_states(cycle, account: str = "acme") -> dict[str, int]:
+    return {str(k): v for k, v in cycle.ledger.count_orders(account).items() if v}
+
+
+def test_orders_are_acknowledged_and_exported_once(make_cycle):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(250, ship_from_party_id="WH01", created_at=_created())
+    rows = download_orders(account="acme")
+    assert rows[0]["new"] == 250 and rows[0]["acknowledged"] == 250 and rows[0]["exported"] == 250
+
+    acks = cycle.acknowledgements_per_order()
+    assert set(acks) == set(created) and set(acks.values()) == {1}
+    files = cycle.order_files()
+    assert len(files) == 1 and files[0].name.startswith("orders_acme_main_")
+    exported = cycle.exported_rows()
+    assert {r["purchase_order_number"] for r in exported} == set(created)
+    assert _all_states(cycle) == {"exported": 250}
+
+    # downloading again changes nothing: no new acknowledgement, no new file
+    again = download_orders(account="acme")
+    assert again[0]["new"] == 0 and again[0]["exported"] == 0
+    assert cycle.acknowledgements_per_order() == acks
+    assert cycle.order_files() == files
+
+
+def test_report_artifact_and_run_name_hold_no_pii(make_cycle):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(5, ship_from_party_id="WH01", created_at=_created())
+    state = download_orders(account="acme", return_state=True)
+    assert state.is_completed()
+    exported = cycle.exported_rows()
+    pii = {r["ship_to_name"] for r in exported} | {r["ship_to_address_line1"] for r in exported}
+    assert len(pii) >= 5
+
+    async def artifacts_and_run() -> tuple[list[Any], Any]:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["download-orders-acme"])))
+            run = await client.read_flow_run(state.state_details.flow_run_id)
+            logs = await client.read_logs()
+            return found, (run, logs)
+
+    import asyncio
+
+    found, (run, logs) = asyncio.run(artifacts_and_run())
+    assert found, "a table artifact is published per run"
+    text = " ".join(str(a.data) for a in found) + run.name + " ".join(log.message for log in logs)
+    assert "acme" in run.name
+    assert str(len(created)) in str(found[0].data)
+    for value in pii:
+        assert value not in text
+
+
+def test_orders_cancelled_before_export_are_recorded_not_exported(make_cycle):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(6, ship_from_party_id="WH01", created_at=_created())
+    for po in created[:2]:
+        cycle.admin("POST", f"orders/{po}/cancel")
+    rows = download_orders(account="acme")
+    assert rows[0]["cancelled"] == 2 and rows[0]["exported"] == 4
+    assert set(cycle.acknowledgements_per_order()) == set(created[2:])
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created[2:])
+    assert _all_states(cycle) == {"cancelled": 2, "exported": 4}
+
+
+def test_catches_up_after_downtime_in_slices(make_cycle):
+    cycle = make_cycle()
+    cycle.ledger.record_watermark("acme", "WH01", datetime.now(UTC) - timedelta(days=10))
+    old = cycle.sim.create_orders(3, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=9))
+    mid = cycle.sim.create_orders(3, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=2))
+    new = cycle.sim.create_orders(3, ship_from_party_id="WH01", created_at=_created())
+    too_new = cycle.sim.create_orders(2, ship_from_party_id="WH01", created_at=_created(5))
+    download_orders(account="acme")
+    exported = {r["purchase_order_number"] for r in cycle.exported_rows()}
+    assert exported == set(old + mid + new)
+    assert not exported & set(too_new)  # younger than the lag: next run
+    assert cycle.ledger.load_watermark("acme", "WH01") > datetime.now(UTC) - timedelta(minutes=31)
+
+
+def test_manual_rescan_window(make_cycle):
+    cycle = make_cycle()
+    old = cycle.sim.create_orders(4, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=3))
+    download_orders(account="acme")
+    assert cycle.exported_rows() == []
+    since = datetime.now(UTC) - timedelta(days=3, hours=1)
+    download_orders(account="acme", since=since, until=since + timedelta(hours=2))
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(old)
+
+
+def test_several_warehouses_get_their_own_files(make_cycle):
+    cycle = make_cycle(warehouses=("WH01", "WH02"))
+    one = cycle.sim.create_orders(4, ship_from_party_id="WH01", created_at=_created())
+    two = cycle.sim.create_orders(3, ship_from_party_id="WH02", created_at=_created())
+    rows = download_orders(account="acme")
+    assert [r["exported"] for r in rows] == [4, 3]
+    assert {r["purchase_order_number"] for r in cycle.exported_rows("main")} == set(one)
+    assert {r["purchase_order_number"] for r in cycle.exported_rows("wh1")} == set(two)
+    assert {r["ship_from_party_id"] for r in cycle.exported_rows("wh1")} == {"WH02"}
+
+
+class Crash(Exception):
+    """Stands for the process dying right after a step succeeded."""
+
+
+class CrashAfter:
+    """Wraps an adapter; the chosen method succeeds, then the 'process dies' (once)."""
+
+    def __init__(self, inner: Any, method: str) -> None:
+        self._inner = inner
+        self._method = method
+        self.fired = False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name != self._method or self.fired:
+            return attr
+
+        def crash(*args: Any, **kwargs: Any) -> Any:
+            attr(*args, **kwargs)
+            self.fired = True
+            raise Crash(f"crash after {name}")
+
+        return crash
+
+
+LEDGER_STEPS = ["record_downloaded", "mark_acknowledging", "mark_acknowledged", "record_watermark",
+                "mark_exporting", "mark_exported"]
+API_STEPS = ["submit_acknowledgements"]
+DROP_STEPS = ["upload"]
+
+
+@pytest.mark.parametrize("step", LEDGER_STEPS + API_STEPS + DROP_STEPS)
+def test_crash_at_any_step_then_rerun_gives_exactly_once(make_cycle, step):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(120, ship_from_party_id="WH01", created_at=_created())
+    runtime = cycle.runtime
+    wrapper: CrashAfter
+    if step in LEDGER_STEPS:
+        wrapper = CrashAfter(cycle.ledger, step)
+        runtime._ledger = wrapper  # type: ignore[assignment]
+    elif step in API_STEPS:
+        api = runtime.vendor_api(cycle.settings.account("acme"))
+        wrapper = CrashAfter(api, step)
+        runtime._apis["acme"] = wrapper  # type: ignore[assignment]
+    else:
+        factory = runtime.drop_factory
+        holder: dict[str, CrashAfter] = {}
+
+        def crashing_drop(account, warehouse) -> WarehouseDrop:
+            holder.setdefault("w", CrashAfter(factory(account, warehouse), step))
+            return holder["w"]  # type: ignore[return-value]
+
+        runtime.drop_factory = crashing_drop
+    state = download_orders(account="acme", return_state=True)
+    assert state.is_failed()
+
+    time.sleep(0.5)  # the simulator settles acknowledgements sent before the crash
+    runtime._ledger = cycle.ledger
+    runtime._apis.clear()
+    runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
+    download_orders(account="acme")
+
+    assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
+    exported = Counter(r["purchase_order_number"] for r in cycle.exported_rows())
+    assert exported == Counter({po: n for po in created for n in [_lines(cycle, po)]})
+    assert _all_states(cycle) == {"exported": 120}
+
+
+def _lines(cycle, po: str) -> int:
+    return len(cycle.sim.order_lines(po)) if hasattr(cycle.sim, "order_lines") else _lines_from_file(cycle, po)
+
+
+def _lines_from_file(cycle, po: str) -> int:
+    return sum(1 for r in cycle.exported_rows() if r["purchase_order_number"] == po and r["item_sequence_number"])
+
+
+def test_faults_on_amazon_side_still_export_every_order_once(make_cycle):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
+    cycle.sim.set_faults(error_rate=0.15, drop_rate=0.05, slow_rate=0.05, slow_seconds=0.3)
+    rows = download_orders(account="acme")
+    cycle.sim.set_faults()
+    assert rows[0]["exported"] == 300
+    assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created)
+
+
+def test_sftp_drop_mid_upload_is_retried_without_partial_file(make_cycle, monkeypatch):
+    from tasks.warehouse import upload_file
+
+    monkeypatch.setattr(upload_file, "retry_delay_seconds", [0.1, 0.1, 0.1])
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(10, ship_from_party_id="WH01", created_at=_created())
+    runtime = cycle.runtime
+    factory = runtime.drop_factory
+    failures = {"left": 1}
+
+    class Flaky:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def upload(self, folder, name, data):
+            if failures["left"]:
+                failures["left"] -= 1
+                raise TransientError("connection dropped mid-upload (test)")
+            self.inner.upload(folder, name, data)
+
+    runtime.drop_factory = lambda a, w: Flaky(factory(a, w))  # type: ignore[assignment,return-value]
+    download_orders(account="acme")
+    files = [p.name for p in cycle.order_files()]
+    assert len(files) == 1
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created)
+    leftovers = [p.name for p in (cycle.sftp_root / "main" / "outbound" / "orders").iterdir() if ".part" in p.name]
+    assert leftovers == []
+
+
+def test_ledger_keeps_no_pii(make_cycle):
+    cycle = make_cycle()
+    cycle.sim.create_orders(5, ship_from_party_id="WH01", created_at=_created())
+    download_orders(account="acme")
+    pii = {r["ship_to_name"] for r in cycle.exported_rows()} | {r["ship_to_city"] for r in cycle.exported_rows()}
+    dump = repr(cycle.ledger.load_orders("acme", list(OrderState)))
+    for value in pii:
+        assert value and value not in dump
