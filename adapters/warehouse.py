@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from tasks.config import LocalDrop, SftpDrop
+from tasks.errors import ConfigError
+
 Folder = Literal["orders", "shipments", "inventory", "archive", "error"]
 
 
@@ -45,3 +48,39 @@ class WarehouseDrop(Protocol):
     def close(self) -> None:
         """Release the connection, if any."""
         ...
+
+
+def drop_for(config: LocalDrop | SftpDrop, *, settle_seconds: float | None = None) -> WarehouseDrop:
+    """Build the drop a warehouse's configuration describes, reading its secrets now.
+
+    SFTP folders are relative to the login directory; write them as absolute paths when the server has no chroot.
+    """
+    # Imported here: the implementations import this module's types.
+    from adapters.warehouse_common import DEFAULT_SETTLE_SECONDS
+    from adapters.warehouse_local import LocalWarehouseDrop
+    from adapters.warehouse_sftp import SftpWarehouseDrop, load_private_key
+
+    settle = DEFAULT_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    if isinstance(config, LocalDrop):
+        return LocalWarehouseDrop(config.path, config.folders, settle_seconds=settle)
+    if config.private_key is not None and config.private_key_path is not None:
+        raise ConfigError("drop: give private_key or private_key_path, not both")
+    pkey = None
+    if config.private_key is not None or config.private_key_path is not None:
+        pkey = load_private_key(
+            text=config.private_key.resolve() if config.private_key is not None else None,
+            path=config.private_key_path,
+            passphrase=config.private_key_passphrase.resolve() if config.private_key_passphrase else None,
+        )
+    return SftpWarehouseDrop(
+        config.host,
+        config.port,
+        config.username,
+        password=config.password.resolve() if config.password is not None else None,
+        pkey=pkey,
+        known_hosts=config.known_hosts,
+        host_key_fingerprint=None if config.known_hosts is not None else config.host_key_fingerprint,
+        timeout=config.timeout_seconds,
+        folders=config.folders,
+        settle_seconds=settle,
+    )
