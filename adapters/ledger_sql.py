@@ -176,7 +176,7 @@ inbound_files = sa.Table(
 # -- connection -------------------------------------------------------------------------------------------
 
 
-def ledger_url(url: str) -> URL:
+def parse_ledger_url(url: str) -> URL:
     """Parse a ledger URL; plain postgresql:// means psycopg 3, the driver this project ships."""
     try:
         parsed = sa.make_url(url)
@@ -216,7 +216,7 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 def create_ledger_engine(url: str | URL) -> Engine:
     """An Engine for the ledger with the session settings every connection needs."""
-    parsed = ledger_url(url) if isinstance(url, str) else url
+    parsed = parse_ledger_url(url) if isinstance(url, str) else url
     if parsed.get_backend_name() == "sqlite":
         engine = sa.create_engine(parsed, connect_args={"timeout": 30})
         sa.event.listen(engine, "connect", _sqlite_on_connect)
@@ -287,7 +287,7 @@ def upgrade(engine: Engine) -> None:
 
 def migrate(url: str) -> None:
     """Bring the ledger schema to the latest revision (alembic upgrade head); harmless when already there."""
-    parsed = ledger_url(url)
+    parsed = parse_ledger_url(url)
     engine = create_ledger_engine(parsed)
     try:
         upgrade(engine)
@@ -332,7 +332,7 @@ class SqlLedger:
     """The Ledger on SQLAlchemy Core: one database transaction per method, conditional UPDATEs for claims."""
 
     def __init__(self, url: str) -> None:
-        self.url = ledger_url(url)
+        self.url = parse_ledger_url(url)
         self.engine = create_ledger_engine(self.url)
 
     def __repr__(self) -> str:

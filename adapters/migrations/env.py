@@ -5,6 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from adapters.ledger_sql import create_ledger_engine, metadata
 
@@ -14,11 +15,23 @@ if config.config_file_name is not None and config.get_section("loggers") is not 
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
+def configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        # SQLite cannot ALTER most things in place: batch mode rebuilds tables when a revision needs it.
+        render_as_batch=True,
+        # Our SQLite connections issue BEGIN themselves (adapters.ledger_sql), so their DDL is transactional
+        # too: a failed revision leaves the schema as it was, on both backends.
+        transactional_ddl=True,
+    )
+
+
 def run_migrations() -> None:
     """Run the pending revisions in one transaction."""
     connection = config.attributes.get("connection")
     if connection is not None:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        configure(connection)
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -28,8 +41,7 @@ def run_migrations() -> None:
     engine = create_ledger_engine(url)
     try:
         with engine.connect() as conn:
-            # SQLite cannot ALTER most things in place: batch mode rebuilds tables when a revision needs it.
-            context.configure(connection=conn, target_metadata=metadata, render_as_batch=True)
+            configure(conn)
             with context.begin_transaction():
                 context.run_migrations()
     finally:

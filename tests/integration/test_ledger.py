@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from adapters.ledger import Ledger, SqlLedger, migrate
-from adapters.ledger_sql import alembic_config, create_ledger_engine, ledger_url, metadata
+from adapters.ledger_sql import alembic_config, create_ledger_engine, metadata, parse_ledger_url
 from tasks.errors import ConfigError, DataError, PermanentError, TransientError
 from tasks.models import (
     AmazonErrorDetail,
@@ -87,9 +87,9 @@ def advance(ledger: SqlLedger, numbers: list[str], to: OrderState) -> None:
 
 
 def test_plain_postgresql_url_uses_psycopg() -> None:
-    assert ledger_url("postgresql://u:pw@db.example:5432/vdf").drivername == "postgresql+psycopg"
-    assert ledger_url("postgres://u@db/vdf").drivername == "postgresql+psycopg"
-    assert ledger_url("sqlite:///x.db").drivername == "sqlite"
+    assert parse_ledger_url("postgresql://u:pw@db.example:5432/vdf").drivername == "postgresql+psycopg"
+    assert parse_ledger_url("postgres://u@db/vdf").drivername == "postgresql+psycopg"
+    assert parse_ledger_url("sqlite:///x.db").drivername == "sqlite"
 
 
 @pytest.mark.parametrize(
