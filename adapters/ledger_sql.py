@@ -230,7 +230,13 @@ def create_ledger_engine(url: str | URL) -> Engine:
 
 # -- errors -----------------------------------------------------------------------------------------------
 
-_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "disk i/o error", "unable to open database")
+# Operational errors that retrying cannot fix: the URL names a database, role or file that is not there,
+# or the credentials are wrong. Everything else operational (refused, reset, locked, deadlock) is retried.
+_PERMANENT_OPERATIONAL = re.compile(
+    r"does not exist|authentication failed|no pg_hba\.conf entry|unable to open database file|no such table"
+    r"|no such column|syntax error",
+    re.IGNORECASE,
+)
 
 
 def _reason(exc: BaseException, url: URL) -> str:
@@ -247,11 +253,11 @@ def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exceptio
     """Map a SQLAlchemy error into the integration's tree; statements and parameters stay out of the message."""
     where = f"ledger {url.render_as_string(hide_password=True)}: {operation} failed"
     reason = _reason(exc, url)
+    unmigrated = re.search(r"no such table|relation .* does not exist|UndefinedTable", reason)
+    hint = "; is the ledger migrated? run `vdf migrate`" if unmigrated else ""
     if isinstance(exc, sa_exc.OperationalError):
-        lowered = reason.lower()
-        if url.get_backend_name() == "sqlite" and not any(marker in lowered for marker in _TRANSIENT_SQLITE):
-            # sqlite3 also reports a missing table or a bad statement as OperationalError.
-            return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf migrate`")
+        if _PERMANENT_OPERATIONAL.search(reason):
+            return PermanentError(f"{where} ({reason}){hint or '; check ledger_url'}")
         return TransientError(f"{where} ({reason})")
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return TransientError(f"{where} (connection lost: {reason})")
@@ -259,9 +265,7 @@ def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exceptio
         return TransientError(f"{where} ({reason})")
     if isinstance(exc, sa_exc.IntegrityError):
         return PermanentError(f"{where}: a constraint refused the change ({reason})")
-    if isinstance(exc, sa_exc.ProgrammingError):
-        return PermanentError(f"{where} ({reason}); is the ledger migrated? run `vdf migrate`")
-    return PermanentError(f"{where} ({reason})")
+    return PermanentError(f"{where} ({reason}){hint}")
 
 
 # -- migrations -------------------------------------------------------------------------------------------

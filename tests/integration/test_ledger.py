@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,9 +13,10 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 
 from adapters.ledger import Ledger, SqlLedger, migrate
-from adapters.ledger_sql import alembic_config, create_ledger_engine, metadata, parse_ledger_url
+from adapters.ledger_sql import alembic_config, create_ledger_engine, metadata, parse_ledger_url, translate
 from tasks.errors import ConfigError, DataError, PermanentError, TransientError
 from tasks.models import (
     AmazonErrorDetail,
@@ -122,6 +125,36 @@ def test_unreachable_postgresql_is_transient_and_hides_the_password() -> None:
     with pytest.raises(TransientError) as caught:
         migrate("postgresql://vdf:s3cr3t-pw@127.0.0.1:1/vdf")
     assert "s3cr3t-pw" not in str(caught.value)
+
+
+@pytest.mark.postgres
+def test_missing_postgresql_database_is_permanent(postgres_database: str) -> None:
+    missing = postgres_database.rsplit("/", 1)[0] + "/vdf_no_such_database"
+    with SqlLedger(missing) as ledger, pytest.raises(PermanentError, match="check ledger_url"):
+        ledger.count_orders()
+
+
+def test_missing_sqlite_folder_is_permanent(tmp_path: Path) -> None:
+    with SqlLedger(f"sqlite:///{tmp_path}/absent/ledger.db") as ledger, pytest.raises(PermanentError):
+        ledger.count_orders()
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (sa_exc.OperationalError("UPDATE orders", {}, sqlite3.OperationalError("database is locked")), TransientError),
+        (sa_exc.OperationalError("SELECT 1", {}, OSError("server closed the connection")), TransientError),
+        (sa_exc.IntegrityError("INSERT", {}, sqlite3.IntegrityError("UNIQUE constraint failed")), PermanentError),
+        (sa_exc.DataError("INSERT", {}, ValueError("value too long for type character varying(64)")), PermanentError),
+    ],
+)
+def test_driver_errors_map_into_the_tree_without_statements(error: sa_exc.SQLAlchemyError, expected: type) -> None:
+    url = parse_ledger_url("postgresql://vdf:s3cr3t-pw@db.example/vdf")
+    mapped = translate(error, url, "record downloaded orders")
+    assert type(mapped) is expected
+    assert "record downloaded orders" in str(mapped)
+    assert "s3cr3t-pw" not in str(mapped)
+    assert "INSERT" not in str(mapped) and "UPDATE" not in str(mapped)
 
 
 def test_unmigrated_ledger_says_to_migrate(empty_ledger_url: str) -> None:
