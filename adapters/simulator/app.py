@@ -151,7 +151,7 @@ class SimulatorApp:
                     "method": request.method,
                     "path": path,
                     "query": query,
-                    "status": None if response.drop else response.status,
+                    "status": 0 if response.drop else response.status,  # 0: dropped, no answer
                     "operation": operation,
                     "time": started,
                 }
@@ -437,11 +437,11 @@ class SimulatorApp:
                 expired = self.tokens.expire_all() if expire else 0
                 return _json(200, {"faults": self.state.faults.as_dict(), "expired_tokens": expired})
             if route == ("GET", "/acknowledgements"):
-                return _json(200, {"acknowledgements": self.state.acknowledgements()})
+                return _json(200, self.state.acknowledgements())
             if route == ("GET", "/confirmations"):
-                return _json(200, {"confirmations": self.state.confirmations()})
+                return _json(200, self.state.confirmations())
             if route == ("GET", "/requests"):
-                return _json(200, {"requests": self.state.requests(operation=query.get("operation"))})
+                return _json(200, self.state.requests(operation=query.get("operation")))
             if route == ("POST", "/reset"):
                 self.state.reset()
                 return _json(200, {"reset": True})

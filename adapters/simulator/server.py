@@ -215,7 +215,7 @@ class RunningSimulator:
     def requests(
         self, operation: str | None = None, method: str | None = None, status: int | None = None
     ) -> list[dict[str, Any]]:
-        """The SP-API/LWA request log (admin calls excluded): method, path, query, status, operation, time."""
+        """The SP-API/LWA request log, admin calls excluded; status 0 means the connection was dropped."""
         return self._state.requests(operation, method, status)
 
     def acknowledgements(self) -> dict[str, list[dict[str, Any]]]:
@@ -233,6 +233,14 @@ class RunningSimulator:
     def order(self, purchase_order_number: str) -> dict[str, Any] | None:
         """The order as getOrder would answer it, or None."""
         return self._state.order(purchase_order_number)
+
+    def order_lines(self, purchase_order_number: str) -> list[dict[str, Any]]:
+        """The order's items as getOrder shows them (KeyError if unknown)."""
+        order = self._state.order(purchase_order_number)
+        if order is None:
+            raise KeyError(purchase_order_number)
+        items: list[dict[str, Any]] = order["orderDetails"]["items"]
+        return items
 
     def order_status(self, purchase_order_number: str) -> str | None:
         return self._state.order_status(purchase_order_number)
