@@ -37,7 +37,8 @@ from tasks.models import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
-# SQLite caps bound parameters per statement (32766 since 3.32, 999 before); 500 keys per IN list fits both.
+# SQLite caps bound parameters per statement (32766 since 3.32, 999 before): key lists go in IN lists of 500.
+# PostgreSQL gets one array parameter instead, whatever its length.
 IN_CHUNK = 500
 
 # Cancellation is honoured until the order file leaves for the warehouse (DESIGN §1: exported is final).
