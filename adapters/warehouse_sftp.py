@@ -277,6 +277,7 @@ class SftpWarehouseDrop:
 
     def _connect(self) -> _SftpClient:
         where = f"{self.host}:{self.port}"
+        pinned = self._pinned_keys()  # a broken known_hosts file fails before any connection is opened
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except socket.gaierror as exc:
@@ -288,16 +289,31 @@ class SftpWarehouseDrop:
         except OSError as exc:
             raise TransientError(f"SFTP connect to {where} failed: {exc.strerror or exc}") from exc
         transport = paramiko.Transport(sock)
+        try:
+            sftp = self._handshake(transport, pinned)
+        except BaseException:
+            transport.close()
+            sock.close()  # Transport.close() leaves the socket alone when the handshake never started
+            raise
+        self._transport = transport
+        self._known_dirs = set()
+        self._posix_rename = True
+        self.connections_opened += 1
+        log.info("SFTP connected to %s as %s", where, self.username)
+        return sftp
+
+    def _handshake(self, transport: paramiko.Transport, pinned: dict[str, paramiko.PKey]) -> _SftpClient:
+        """Negotiate, check the host key, log in and open the SFTP subsystem, in our error terms."""
+        where = f"{self.host}:{self.port}"
         transport.banner_timeout = self.timeout
         transport.handshake_timeout = self.timeout
         transport.auth_timeout = self.timeout
         transport.channel_timeout = self.timeout
+        if pinned:
+            # Ask for the key type we have pinned first, as OpenSSH does, or the server may offer another.
+            options = transport.get_security_options()
+            options.key_types = [*pinned, *(t for t in options.key_types if t not in pinned)]
         try:
-            pinned = self._pinned_keys()
-            if pinned:
-                # Ask for the key type we have pinned first, as OpenSSH does, or the server may offer another.
-                options = transport.get_security_options()
-                options.key_types = [*pinned, *(t for t in options.key_types if t not in pinned)]
             transport.start_client(timeout=self.timeout)
             self._verify_host_key(transport.get_remote_server_key(), pinned)
             self._authenticate(transport)
@@ -305,33 +321,21 @@ class SftpWarehouseDrop:
             if sftp is None:
                 raise TransientError(f"SFTP subsystem on {where} could not be opened")
             sftp.get_channel().settimeout(self.timeout)  # type: ignore[union-attr]
-        except IntegrationError:
-            transport.close()
-            raise
+            return sftp
         except paramiko.BadAuthenticationType as exc:
-            transport.close()
             raise PermanentError(
                 f"SFTP {where} does not accept this login method for {self.username}; it allows {exc.allowed_types}"
             ) from exc
         except paramiko.AuthenticationException as exc:
-            transport.close()
             if "timeout" in str(exc).lower():
                 raise TransientError(f"SFTP authentication on {where} timed out") from exc
             raise PermanentError(f"SFTP authentication failed for user {self.username} on {where}") from exc
         except paramiko.SSHException as exc:
-            transport.close()
             if "incompatible" in str(exc).lower():
                 raise PermanentError(f"SFTP {where}: no common SSH algorithms ({exc})") from exc
             raise TransientError(f"SFTP {where}: SSH negotiation failed ({exc})") from exc
         except (OSError, EOFError) as exc:
-            transport.close()
             raise TransientError(f"SFTP {where}: connection failed during setup ({type(exc).__name__})") from exc
-        self._transport = transport
-        self._known_dirs = set()
-        self._posix_rename = True
-        self.connections_opened += 1
-        log.info("SFTP connected to %s as %s", where, self.username)
-        return sftp
 
     def _known_hosts_name(self) -> str:
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"

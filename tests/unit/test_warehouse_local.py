@@ -131,7 +131,7 @@ class WarehouseDropContract:
     def test_list_new_leaves_a_file_that_is_still_growing(self, env: DropEnv) -> None:
         env.inbound("done.csv", b"complete\n")
         growing = env.inbound("growing.csv", b"header\n")
-        patient = env.another(settle_seconds=0.3)
+        patient = env.another(settle_seconds=0.2)
         stop = threading.Event()
 
         def append() -> None:
@@ -150,7 +150,7 @@ class WarehouseDropContract:
             writer.join()
 
         assert while_writing == ["done.csv"]
-        assert sorted(f.name for f in patient.list_new("shipments", ["*.csv"])) == ["done.csv", "growing.csv"]
+        assert sorted(f.name for f in env.drop.list_new("shipments", ["*.csv"])) == ["done.csv", "growing.csv"]
 
     def test_download_returns_the_bytes(self, env: DropEnv) -> None:
         payload = bytes(range(256)) * 1000

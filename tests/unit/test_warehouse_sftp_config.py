@@ -91,6 +91,14 @@ def test_an_sftp_drop_needs_credentials_and_a_pinned_host_key(options: dict[str,
         SftpWarehouseDrop("sftp.example.com", 22, "wh", **options)  # type: ignore[arg-type]
 
 
+def test_an_unreadable_known_hosts_file_fails_before_connecting(tmp_path: Path) -> None:
+    drop = SftpWarehouseDrop("sftp.invalid", 22, "wh", password="pw", known_hosts=tmp_path / "known_hosts")
+
+    with pytest.raises(ConfigError, match="known_hosts"):
+        drop.list_new("shipments")
+    assert drop.connections_opened == 0
+
+
 def test_the_repr_shows_no_secret() -> None:
     drop = SftpWarehouseDrop("sftp.example.com", 2222, "wh", password="hunter2", host_key_fingerprint=FINGERPRINT)
 
