@@ -34,13 +34,22 @@ WINDOW = TimeWindow(CREATED - timedelta(minutes=5), CREATED + timedelta(minutes=
 STORM_RETRY = RetryPolicy(max_attempts=10, base_delay=0.02, max_delay=0.3, max_total=20.0)
 
 
-@pytest.fixture
-def sim() -> Iterator[Any]:
+@pytest.fixture(scope="module")
+def running_sim() -> Iterator[Any]:
     config = SimulatorConfig(
         port=0, selling_party_id="VENDOR1", warehouses=("WH01", "WH02"), transaction_delay=0.2, rate_limits=True
     )
     with start_simulator(config) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def sim(running_sim: Any) -> Iterator[Any]:
+    """One server for the module (stopping one takes half a second); state and faults are reset per test."""
+    running_sim.set_faults()
+    running_sim.reset()
+    yield running_sim
+    running_sim.set_faults()
 
 
 @pytest.fixture
@@ -51,7 +60,7 @@ def make_api(sim: Any) -> Iterator[Callable[..., SpApiVendorApi]]:
         options.setdefault("retry", STORM_RETRY)
         access = AmazonAccess(
             "na", "VENDOR1", "amzn1.application-oa2-client.it", "it-secret", "Atzr|it-refresh",
-            endpoint=sim.base_url, token_url=sim.token_url, timeout=5.0,
+            endpoint=sim.base_url, token_url=sim.token_url, timeout=options.pop("access_timeout", 5.0),
         )  # fmt: skip
         api = SpApiVendorApi(access, **options)
         built.append(api)
@@ -157,6 +166,18 @@ def test_dropped_connections_are_retried(sim: Any, make_api: Callable[..., SpApi
     numbers = {o.purchase_order_number for page in api.iter_orders(WINDOW, limit=50) for o in page.orders}
 
     assert numbers == created
+
+
+def test_slow_answers_time_out_and_are_retried(sim: Any, make_api: Callable[..., SpApiVendorApi]) -> None:
+    (number,) = sim.create_orders(1, created_at=CREATED)
+    api = make_api(access_timeout=0.3)
+    api.fetch_order(number)
+    sim.set_faults(slow_rate=0.5, slow_seconds=0.6)
+
+    orders = [api.fetch_order(number) for _ in range(4)]
+
+    assert {o.purchase_order_number for o in orders} == {number}
+    assert _count(sim, "getOrder") > 5  # some answers came too late and were asked again
 
 
 def test_expired_access_token_and_rdt_are_renewed_once(sim: Any, make_api: Callable[..., SpApiVendorApi]) -> None:
