@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -198,32 +199,45 @@ def _empty_table(kind: InboundKind, problem: Problem) -> InboundTable:
     return InboundTable(pl.DataFrame(schema=schema), (problem,), readable=False)
 
 
-def _decode(data: bytes, encoding: str) -> tuple[bytes, Problem | None]:
-    """Check the bytes decode, and hand polars UTF-8 without a byte order mark."""
+def _to_utf8(data: bytes, encoding: str) -> tuple[bytes, Problem | None]:
+    """Hand polars UTF-8; UTF-8 input goes as is, since polars checks it and drops a byte order mark itself."""
     try:
         codec = codecs.lookup(encoding).name
     except LookupError:
         raise ConfigError(f"file encoding {encoding!r} is not known to Python") from None
-    try:
-        text = data.decode("utf-8-sig" if codec == "utf-8" else encoding)
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        return b"", Problem(
-            f"the file is not valid {encoding}: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
-            f"(line {line}) cannot be decoded; ask the warehouse to send {encoding} or change files.encoding"
-        )
-    if not text.strip():
-        return b"", Problem("the file is empty")
-    if codec == "utf-8" and not data.startswith(codecs.BOM_UTF8):
+    if codec == "utf-8":
         return data, None
-    return text.encode("utf-8"), None
+    try:
+        return data.decode(encoding).encode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        return b"", _undecodable(data, encoding, exc)
+
+
+def _undecodable(data: bytes, encoding: str, exc: UnicodeDecodeError) -> Problem:
+    line = data.count(b"\n", 0, exc.start) + 1
+    return Problem(
+        f"the file is not valid {encoding}: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
+        f"(line {line}) cannot be decoded; ask the warehouse to send {encoding} or change files.encoding"
+    )
 
 
 def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, pl.Series | None, Problem | None]:
-    """Read every field as text, the header as row 0; lines longer than the header are cut and returned flagged."""
+    """Read every field as trimmed text with its line number, the header as row 0.
+
+    Lines longer than the header are cut to its width and returned flagged, so they can be reported by line.
+    """
     try:
-        return pl.read_csv(utf8, has_header=False, infer_schema=False, separator=delimiter), None, None
+        lazy = pl.scan_csv(io.BytesIO(utf8), has_header=False, infer_schema=False, separator=delimiter)
+        # Trimming inside the scan keeps one copy of the file's text in memory, not two.
+        return lazy.select(*_lines_and_cells(utf8, lazy.collect_schema().names())).collect(), None, None
+    except pl.exceptions.NoDataError:
+        return pl.DataFrame(), None, Problem("the file is empty")
     except pl.exceptions.PolarsError as exc:
+        if "utf-8" in str(exc):
+            try:  # only now pay for a Python decode, to say where the bad byte is
+                utf8.decode("utf-8")
+            except UnicodeDecodeError as decode_error:
+                return pl.DataFrame(), None, _undecodable(utf8, "utf-8", decode_error)
         if "more fields" not in str(exc):
             return pl.DataFrame(), None, Problem(
                 f"the file is not valid CSV with delimiter {delimiter!r} (for example a quoted field that is "
@@ -242,25 +256,31 @@ def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, pl.Series | No
         truncate_ragged_lines=True,
         missing_columns="insert",
     )
-    return frame.drop(names[-1]), frame[names[-1]], None
+    return frame.select(*_lines_and_cells(utf8, names[:-1])), frame[names[-1]], None
+
+
+def _lines_and_cells(utf8: bytes, names: list[str]) -> list[pl.Expr]:
+    """The line each row starts on (header = 1), then every cell trimmed, empty cells as null."""
+    line = pl.int_range(pl.len(), dtype=pl.Int64) + 1
+    if b'"' in utf8:  # only a quoted field can span lines: count the line breaks inside earlier rows
+        breaks = pl.sum_horizontal(pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in names)
+        line = line + breaks.cum_sum().shift(1, fill_value=0).cast(pl.Int64)
+    return [line.alias("line"), *(_clean(pl.col(name)) for name in names)]
 
 
 def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> InboundTable:
     """Read a shipment or stock file into text columns with our names, and list what is wrong with its layout."""
-    utf8, problem = _decode(data, options.encoding)
+    utf8, problem = _to_utf8(data, options.encoding)
     if problem is not None:
         return _empty_table(kind, problem)
     raw, ragged, problem = _read_csv(utf8, options.delimiter)
     if problem is not None:
         return _empty_table(kind, problem)
-    headers = [value or "" for value in raw.row(0)]
-
-    # Quoted fields may span lines: a row's line number counts the line breaks inside the rows before it.
-    breaks = pl.sum_horizontal(pl.col(name).str.count_matches("\n", literal=True).fill_null(0) for name in raw.columns)
-    raw = raw.with_columns(
-        line=(pl.int_range(pl.len(), dtype=pl.Int64) + 1 + breaks.cum_sum().shift(1, fill_value=0)).cast(pl.Int64),
-        blank=pl.all_horizontal(pl.col(name).is_null() for name in raw.columns),
-    )
+    fields = raw.columns[1:]
+    raw = raw.with_columns(blank=pl.all_horizontal(pl.col(name).is_null() for name in fields))
+    if raw["blank"].all():
+        return _empty_table(kind, Problem("the file is empty"))
+    headers = [value or "" for value in raw.select(fields).row(0)]
 
     accepted = accepted_headers(kind, options)
     by_key = {header_key(name): ours for ours, names in accepted.items() for name in reversed(names)}
@@ -271,7 +291,7 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
         ours = by_key.get(header_key(header))
         if ours is None:
             # A trailing delimiter on every line makes a nameless, empty column: harmless.
-            if header or raw.slice(1)[raw.columns[position]].null_count() < raw.height - 1:
+            if header or raw.slice(1)[fields[position]].null_count() < raw.height - 1:
                 unknown.append(header)
         elif ours in found:
             problems.append(Problem(
@@ -311,7 +331,7 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
 
     body = raw.slice(1).filter(~pl.col("blank"))
     text_columns = [
-        _clean(pl.col(raw.columns[found[spec.name]])).alias(spec.name)
+        pl.col(fields[found[spec.name]]).alias(spec.name)
         if spec.name in found
         else pl.lit(None, dtype=pl.String).alias(spec.name)
         for spec in specs

@@ -146,12 +146,14 @@ def _validate(
     extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
     errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
 
-    bad_rows = errors.filter(pl.col("row").is_not_null()).select("row").unique()
+    bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
-    valid = typed.join(bad_rows, on="row", how="anti")
+    keep = ~pl.col("row").is_in(bad_rows.implode())
     if kind == "shipments":
-        valid, held_errors, held = _hold_orders(table.frame, valid, bad_rows)
+        held_errors, held = _hold_orders(table.frame, bad_rows)
         errors = pl.concat([errors, held_errors], how="vertical")
+        keep = keep & ~pl.col("purchase_order_number").is_in(pl.Series(held, dtype=pl.String).implode())
+    valid = typed.filter(keep)
     errors = errors.sort("row", nulls_last=False, maintain_order=True)
     return ValidationResult(file_name, kind, table.frame.height, valid, errors, readable=True, held_orders=held)
 
@@ -265,15 +267,19 @@ def _drop_cast_nulls(errors: pl.DataFrame, cast_errors: pl.DataFrame) -> pl.Data
 
 
 def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> list[pl.DataFrame]:
+    future_rows = typed.filter(pl.col("ship_date") > now)["row"]
     future = (
-        typed.filter(pl.col("ship_date") > now)
-        .join(text.select("row", pl.col("ship_date").alias("value")), on="row")
-        .select("row", pl.lit("ship_date").alias("column"), "value",
+        text.filter(pl.col("row").is_in(future_rows.implode()))
+        .select("row", pl.lit("ship_date").alias("column"), pl.col("ship_date").alias("value"),
                 pl.lit(f"ship date is in the future (now is {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC)").alias("reason"))
     )
     columns = [name for name in text.columns if name != "row"]
+    # Row hashes find the few candidate rows cheaply (a struct grouping of the whole file costs ~250 MB per
+    # million rows); the exact grouping then runs on the candidates alone.
+    candidates = text.select(pl.struct(columns).hash())[:, 0].is_duplicated()
     repeats = (
-        text.with_columns(pl.col("row").min().over(columns).alias("first"))
+        text.filter(candidates)
+        .with_columns(pl.col("row").min().over(columns).alias("first"))
         .filter(pl.col("row") != pl.col("first"))
         .select("row", pl.lit(None, dtype=pl.String).alias("column"), pl.lit(None, dtype=pl.String).alias("value"),
                 pl.format("line repeats line {} exactly", pl.col("first")).alias("reason"))
@@ -296,24 +302,21 @@ def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:
     return [repeated.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
 
 
-def _hold_orders(
-    text: pl.DataFrame, valid: pl.DataFrame, bad_rows: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame, tuple[str, ...]]:
+def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """An order is confirmed whole or not at all: one bad line holds back every line of its order."""
     order = "purchase_order_number"
+    orders = text.select("row", order)  # two columns, not the whole file, go through the joins
     bad_orders = (
-        text.join(bad_rows, on="row", how="semi")
-        .filter(pl.col(order).is_not_null())
+        orders.filter(pl.col("row").is_in(bad_rows.implode()) & pl.col(order).is_not_null())
         .group_by(order, maintain_order=True)
         .agg(pl.col("row").min().alias("first_bad"))
     )
     held_lines = (
-        text.join(bad_rows, on="row", how="anti")
-        .join(bad_orders, on=order, how="inner")
+        orders.join(bad_orders, on=order, how="inner")
+        .filter(~pl.col("row").is_in(bad_rows.implode()))
         .select("row", pl.lit(order).alias("column"), pl.col(order).alias("value"),
                 pl.format("order held back because its line {} has a problem; "
                           "an order is confirmed whole or not at all", "first_bad").alias("reason"))
         .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
     )
-    kept = valid.join(bad_orders.select(order), on=order, how="anti")
-    return kept, held_lines, tuple(bad_orders[order].to_list())
+    return held_lines, tuple(bad_orders[order].to_list())
