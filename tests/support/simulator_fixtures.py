@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from adapters.simulator import RunningSimulator, SimulatorConfig, start_simulator
@@ -24,9 +24,7 @@ FAST = SimulatorConfig(transaction_delay=0.2)
 def spapi_validator(model_file: str, definition: str) -> jsonschema.Draft4Validator:
     """A validator for #/definitions/<definition> of a bundled model, with its $refs resolved inside the file."""
     uri = f"urn:spapi:{model_file}"
-    registry: Registry[Any] = Registry().with_resource(
-        uri, Resource(contents=load_model(model_file), specification=DRAFT4)
-    )
+    registry: Registry[Any] = Registry().with_resource(uri, DRAFT4.create_resource(load_model(model_file)))
     return jsonschema.Draft4Validator(
         {"$ref": f"{uri}#/definitions/{definition}"},
         registry=registry,
@@ -49,12 +47,30 @@ def forget_sp_api_tokens() -> None:
         async_module.cache.clear()
 
 
+# LWA clients built for the simulator; their httpx client is not closed by the API client's close().
+_TOKEN_CLIENTS: list[Any] = []
+
+
+def close_sp_api_token_clients() -> None:
+    while _TOKEN_CLIENTS:
+        _TOKEN_CLIENTS.pop()._transport.close()
+
+
 def sp_api_client_options(sim: RunningSimulator, refresh_token: str = "Atzr|simulator-test") -> dict[str, Any]:
-    """Keyword arguments that point a python-amazon-sp-api client at the simulator (base URL and LWA URL)."""
+    """Keyword arguments that point a python-amazon-sp-api client at the simulator (base URL and LWA URL).
+
+    The LWA clients made this way are closed when the simulator fixtures tear down.
+    """
     from sp_api.auth import AccessTokenClient
 
+    def remember(self: Any, *args: Any, **kwargs: Any) -> None:
+        AccessTokenClient.__init__(self, *args, **kwargs)
+        _TOKEN_CLIENTS.append(self)
+
     token_client = type(
-        "SimulatorAccessTokenClient", (AccessTokenClient,), {"scheme": "http://", "host": f"{sim.host}:{sim.port}"}
+        "SimulatorAccessTokenClient",
+        (AccessTokenClient,),
+        {"scheme": "http://", "host": f"{sim.host}:{sim.port}", "__init__": remember},
     )
     marketplace = types.SimpleNamespace(endpoint=sim.base_url, marketplace_id="ATVPDKIKX0DER", region="us-east-1")
     return {
@@ -77,6 +93,7 @@ def simulator_factory() -> Iterator[Callable[..., RunningSimulator]]:
 
     forget_sp_api_tokens()
     yield start
+    close_sp_api_token_clients()
     for sim in started:
         sim.stop()
     forget_sp_api_tokens()
