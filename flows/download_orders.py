@@ -40,6 +40,7 @@ from tasks.orders import (
     build_acknowledgement,
     new_batch_id,
     plan_acknowledgement_recovery,
+    plan_refetch_windows,
     plan_windows,
     vendor_order_number,
 )
@@ -209,7 +210,7 @@ def _recover_acknowledgements(
     stuck = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGING], warehouse.ship_from_party_id)
     if not stuck:
         return
-    current = fetch_orders_by_number(api, [o.purchase_order_number for o in stuck])
+    current = _refetch(api, warehouse.ship_from_party_id, stuck)
     statuses: dict[str, AmazonOrderStatus | None] = {po: o.status for po, o in current.items()}
     done, cancelled, resubmit = plan_acknowledgement_recovery(
         stuck, statuses, now=now, settle=timedelta(minutes=account.orders.acknowledgement_settle_minutes)
@@ -232,6 +233,23 @@ def _recover_acknowledgements(
         report.transactions.append(transaction_id)
 
 
+def _refetch(api: VendorApi, ship_from: str, orders: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
+    """Fetch known orders again, with their current status and ship-to.
+
+    The ledger keeps their creation times, so getOrders pages over those times (100 orders a request)
+    replace one getOrder per order; an order the pages do not return is asked for by number.
+    """
+    wanted = {o.purchase_order_number for o in orders}
+    found: dict[str, PurchaseOrder] = {}
+    for window in plan_refetch_windows([o.order_date for o in orders]):
+        for page_orders in _pages(api, window, ship_from, 100):
+            found.update({o.purchase_order_number: o for o in page_orders if o.purchase_order_number in wanted})
+    missing = sorted(wanted - set(found))
+    if missing:
+        found.update(fetch_orders_by_number(api, missing))
+    return found
+
+
 def _orders_with_details(
     api: VendorApi,
     ledger: Ledger,
@@ -239,11 +257,12 @@ def _orders_with_details(
     numbers: Sequence[str],
     seen: dict[str, PurchaseOrder],
     report: WarehouseReport,
+    known: Sequence[LedgerOrder],
 ) -> dict[str, PurchaseOrder]:
     """The full orders (with ship-to) for export: from this run's pages, else fetched again (the ledger keeps no PII)."""
-    missing = [po for po in numbers if po not in seen]
-    fetched = fetch_orders_by_number(api, missing) if missing else {}
-    for po in missing:
+    missing = [o for o in known if o.purchase_order_number not in seen]
+    fetched = _refetch(api, missing[0].ship_from_party_id, missing) if missing else {}
+    for po in (o.purchase_order_number for o in missing):
         if po not in fetched:
             mark_held(ledger, account.name, po, "Amazon no longer returns this order (404); it was not exported")
             report.held += 1
@@ -265,7 +284,8 @@ def _finish_interrupted_exports(
     for order in exporting:
         by_file.setdefault(order.export_file or "", []).append(order.purchase_order_number)
     for file_name, numbers in sorted(by_file.items()):
-        details = _orders_with_details(api, ledger, account, numbers, seen, report)
+        group = [o for o in exporting if (o.export_file or "") == file_name]
+        details = _orders_with_details(api, ledger, account, numbers, seen, report, group)
         if details:
             upload_file(drop, "orders", file_name,
                         build_orders_file([details[po] for po in numbers if po in details], warehouse.files))
@@ -287,7 +307,7 @@ def _export(
     ready = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGED], warehouse.ship_from_party_id)
     if not ready:
         return
-    details = _orders_with_details(api, ledger, account, [o.purchase_order_number for o in ready], seen, report)
+    details = _orders_with_details(api, ledger, account, [o.purchase_order_number for o in ready], seen, report, ready)
     cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
     if cancelled:
         report.cancelled += len(mark_cancelled(ledger, account.name, cancelled).cancelled)

@@ -180,3 +180,15 @@ def batch_time(batch: str | None, *, default: datetime) -> datetime:
         return datetime.strptime(batch[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         return default
+
+
+def plan_refetch_windows(order_dates: Sequence[datetime], *, margin: timedelta = timedelta(seconds=1)) -> list[TimeWindow]:
+    """Windows of at most 7 days that cover the given creation times, merging times close together."""
+    windows: list[TimeWindow] = []
+    for when in sorted(order_dates):
+        start, end = when - margin, when + margin
+        if windows and end - windows[-1].start <= AMAZON_MAX_WINDOW and start <= windows[-1].end + timedelta(days=1):
+            windows[-1] = TimeWindow(windows[-1].start, max(end, windows[-1].end))
+        else:
+            windows.append(TimeWindow(start, end))
+    return windows

@@ -181,7 +181,7 @@ def test_crash_at_any_step_then_rerun_gives_exactly_once(make_cycle, step):
 
     time.sleep(0.5)  # the simulator settles acknowledgements sent before the crash
     runtime._ledger = cycle.ledger
-    runtime._apis.clear()
+    runtime.close()
     runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
     download_orders(account="acme")
 

@@ -123,3 +123,14 @@ def test_recovery_waits_before_resending_and_trusts_amazons_status():
     assert done == ["A"]
     assert cancelled == ["D"]
     assert resubmit == ["C"]  # B may still be in flight: wait
+
+
+def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
+    from tasks.orders import plan_refetch_windows
+
+    times = [NOW - timedelta(days=d) for d in (0, 0.5, 1, 9, 30)] + [NOW - timedelta(days=30, minutes=1)]
+    windows = plan_refetch_windows(times)
+    assert all(w.end - w.start <= timedelta(days=7) for w in windows)
+    assert all(any(w.start <= t < w.end for w in windows) for t in times)
+    assert len(windows) == 3
+    assert plan_refetch_windows([]) == []
