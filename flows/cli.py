@@ -6,7 +6,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.console import Console
@@ -14,8 +14,12 @@ from rich.table import Table
 
 from tasks.errors import IntegrationError
 
-app = typer.Typer(help="vdf-bridge: Amazon Vendor Direct Fulfillment <-> 3PL warehouse over SFTP.", no_args_is_help=True)
-run_app = typer.Typer(help="Run one flow now (a Prefect flow run; Prefect's ephemeral API unless PREFECT_API_URL is set).")
+app = typer.Typer(
+    help="vdf-bridge: Amazon Vendor Direct Fulfillment <-> 3PL warehouse over SFTP.", no_args_is_help=True
+)
+run_app = typer.Typer(
+    help="Run one flow now (a Prefect flow run; Prefect's ephemeral API unless PREFECT_API_URL is set)."
+)
 app.add_typer(run_app, name="run")
 console = Console()
 err = Console(stderr=True)
@@ -50,7 +54,9 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO-8601 time (e.g. 2026-11-27T10:00:00Z)", param_hint=name) from None
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO-8601 time (e.g. 2026-11-27T10:00:00Z)", param_hint=name
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -208,7 +214,9 @@ def status(config: ConfigOption = None) -> None:
         failed = [t for t in ledger.load_transactions() if t.status == "Failure"]
         for txn in failed[:20]:
             codes = ", ".join(e.code for e in txn.errors) or "no code"
-            console.print(f"[red]Failure[/red] {txn.kind} {txn.transaction_id} ({codes}) for {', '.join(txn.subjects[:5])}")
+            console.print(
+                f"[red]Failure[/red] {txn.kind} {txn.transaction_id} ({codes}) for {', '.join(txn.subjects[:5])}"
+            )
     except IntegrationError as exc:
         raise _fail(exc) from None
 
@@ -229,7 +237,9 @@ def migrate(config: ConfigOption = None) -> None:
 @app.command()
 def demo(
     orders: Annotated[int, typer.Option(help="How many orders the simulated Amazon creates.")] = 25,
-    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its ledger, config and SFTP folder.")] = Path("demo"),
+    workdir: Annotated[Path, typer.Option(help="Where the demo keeps its ledger, config and SFTP folder.")] = Path(
+        "demo"
+    ),
 ) -> None:
     """Run the whole cycle on embedded defaults: simulator, embedded SFTP, SQLite ledger, local Prefect."""
     from flows.demo import run_demo
@@ -241,6 +251,7 @@ def demo(
 def serve(config: ConfigOption = None) -> None:
     """Serve every account's schedules from this machine (needs a Prefect server: set PREFECT_API_URL)."""
     from prefect import serve as prefect_serve
+    from prefect.deployments.runner import RunnerDeployment
     from prefect.schedules import Cron
 
     from flows.download_orders import download_orders
@@ -248,10 +259,12 @@ def serve(config: ConfigOption = None) -> None:
     from tasks.config import config_path, load_config
 
     if not os.environ.get("PREFECT_API_URL"):
-        raise _fail(IntegrationError(
-            "vdf serve needs a Prefect server (the ephemeral one never schedules): "
-            "start `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        ))
+        raise _fail(
+            IntegrationError(
+                "vdf serve needs a Prefect server (the ephemeral one never schedules): "
+                "start `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+            )
+        )
     path = str(config_path(config).resolve())
     try:
         settings = load_config(path)
@@ -271,4 +284,4 @@ def serve(config: ConfigOption = None) -> None:
             name="transactions", schedules=[Cron("*/5 * * * *", timezone="UTC")], parameters={"config": path}
         )
     )
-    prefect_serve(*deployments)
+    prefect_serve(*cast(list[RunnerDeployment], deployments))

@@ -69,12 +69,14 @@ def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
     sftp_root = workdir / "sftp"
     sftp_root.mkdir(exist_ok=True)
     password = secrets.token_urlsafe(16)
-    os.environ.update({
-        "VDF_DEMO_LWA_CLIENT_ID": "amzn1.application-oa2-client.demo",
-        "VDF_DEMO_LWA_CLIENT_SECRET": secrets.token_urlsafe(16),
-        "VDF_DEMO_LWA_REFRESH_TOKEN": "Atzr|demo-" + secrets.token_urlsafe(16),
-        "VDF_DEMO_SFTP_PASSWORD": password,
-    })
+    os.environ.update(
+        {
+            "VDF_DEMO_LWA_CLIENT_ID": "amzn1.application-oa2-client.demo",
+            "VDF_DEMO_LWA_CLIENT_SECRET": secrets.token_urlsafe(16),
+            "VDF_DEMO_LWA_REFRESH_TOKEN": "Atzr|demo-" + secrets.token_urlsafe(16),
+            "VDF_DEMO_SFTP_PASSWORD": password,
+        }
+    )
     sim_config = SimulatorConfig(
         port=0, selling_party_id=DEMO_SELLING_PARTY, warehouses=(DEMO_WAREHOUSE_CODE,), transaction_delay=1.0
     )
@@ -82,7 +84,9 @@ def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
     with start_simulator(sim_config) as sim, start_sftp_server(sftp_config) as sftp:
         (workdir / "known_hosts").write_text(sftp.known_hosts_line() + "\n", encoding="utf-8")
         config_path = _write_config(workdir, sim.base_url, sftp.port)
-        console.print(f"simulated Amazon at {sim.base_url}, embedded SFTP at 127.0.0.1:{sftp.port}, config {config_path}")
+        console.print(
+            f"simulated Amazon at {sim.base_url}, embedded SFTP at 127.0.0.1:{sftp.port}, config {config_path}"
+        )
         created = sim.create_orders(orders, created_at=datetime.now(UTC) - timedelta(minutes=45))
         console.print(f"Amazon has {len(created)} new purchase orders for {DEMO_WAREHOUSE_CODE}")
 

@@ -154,15 +154,24 @@ def _process_warehouse(
             report.cancelled += len(outcome.cancelled)
             fresh = set(outcome.new) - set(outcome.cancelled)
             seen.update({o.purchase_order_number: o for o in page_orders})
-            _acknowledge(api, ledger, account, [o for o in page_orders if o.purchase_order_number in fresh],
-                         report, batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag)
+            _acknowledge(
+                api,
+                ledger,
+                account,
+                [o for o in page_orders if o.purchase_order_number in fresh],
+                report,
+                batch_size=options.acknowledgement_batch,
+                now=now,
+                run_tag=run_tag,
+            )
         if plan.advances_watermark:
             record_watermark(ledger, account.name, scope, window.end)
 
     # orders downloaded by an earlier run that never got their acknowledgement claimed
     leftovers = load_orders(ledger, account.name, [OrderState.DOWNLOADED], scope)
-    _acknowledge(api, ledger, account, leftovers, report,
-                 batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag)
+    _acknowledge(
+        api, ledger, account, leftovers, report, batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag
+    )
 
     with runtime.drop(account, warehouse) as drop:
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
@@ -196,8 +205,10 @@ def _acknowledge(
         chosen = [o for o in batch if o.purchase_order_number in claimed]
         if not chosen:
             continue
-        acks = [build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
-                for o in chosen]
+        acks = [
+            build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
+            for o in chosen
+        ]
         transaction_id = submit_acknowledgements(api, acks)
         mark_acknowledged(ledger, account.name, [o.purchase_order_number for o in chosen], transaction_id)
         report.acknowledged += len(chosen)
@@ -221,12 +232,18 @@ def _recover_acknowledgements(
         outcome = mark_cancelled(ledger, account.name, [current[po] for po in cancelled])
         report.cancelled += len(outcome.cancelled)
     for po in {o.purchase_order_number for o in stuck} - set(current):
-        mark_held(ledger, account.name, po, "Amazon no longer returns this order (404) while its acknowledgement was in flight")
+        mark_held(
+            ledger,
+            account.name,
+            po,
+            "Amazon no longer returns this order (404) while its acknowledgement was in flight",
+        )
         report.held += 1
     by_number = {o.purchase_order_number: o for o in stuck}
     for batch in batches(resubmit, account.orders.acknowledgement_batch):
-        acks = [build_acknowledgement(by_number[po], vendor_order_number=vendor_order_number(po), when=now)
-                for po in batch]
+        acks = [
+            build_acknowledgement(by_number[po], vendor_order_number=vendor_order_number(po), when=now) for po in batch
+        ]
         transaction_id = submit_acknowledgements(api, acks)
         mark_acknowledged(ledger, account.name, list(batch), transaction_id)
         report.acknowledged += len(batch)
@@ -259,7 +276,7 @@ def _orders_with_details(
     report: WarehouseReport,
     known: Sequence[LedgerOrder],
 ) -> dict[str, PurchaseOrder]:
-    """The full orders (with ship-to) for export: from this run's pages, else fetched again (the ledger keeps no PII)."""
+    """The full orders (with ship-to) for export: this run's pages, else fetched again (the ledger keeps no PII)."""
     missing = [o for o in known if o.purchase_order_number not in seen]
     fetched = _refetch(api, missing[0].ship_from_party_id, missing) if missing else {}
     for po in (o.purchase_order_number for o in missing):
@@ -287,8 +304,12 @@ def _finish_interrupted_exports(
         group = [o for o in exporting if (o.export_file or "") == file_name]
         details = _orders_with_details(api, ledger, account, numbers, seen, report, group)
         if details:
-            upload_file(drop, "orders", file_name,
-                        build_orders_file([details[po] for po in numbers if po in details], warehouse.files))
+            upload_file(
+                drop,
+                "orders",
+                file_name,
+                build_orders_file([details[po] for po in numbers if po in details], warehouse.files),
+            )
         report.exported += len(mark_exported(ledger, account.name, file_name))
         report.files.append(file_name)
 
@@ -375,8 +396,14 @@ def _publish_report(account: str, reports: Sequence[WarehouseReport]) -> None:
     for row in rows:
         logger.info(
             "warehouse %s window %s: %s downloaded, %s new, %s cancelled, %s acknowledged, %s exported, %s held",
-            row["warehouse"], row["window"], row["downloaded"], row["new"], row["cancelled"],
-            row["acknowledged"], row["exported"], row["held"],
+            row["warehouse"],
+            row["window"],
+            row["downloaded"],
+            row["new"],
+            row["cancelled"],
+            row["acknowledged"],
+            row["exported"],
+            row["held"],
         )
 
 

@@ -38,13 +38,15 @@ def poll_transactions(account: str | None = None, config: str | None = None) -> 
             record_transaction_status(ledger, status)
             counts[str(status.status)] += 1
             if status.status is TransactionState.FAILURE:
-                failures.append({
-                    "account": acct.name,
-                    "kind": str(txn.kind),
-                    "transaction": txn.transaction_id,
-                    "subjects": ", ".join(txn.subjects[:10]),
-                    "errors": "; ".join(f"{e.code}: {e.message}" for e in status.errors),
-                })
+                failures.append(
+                    {
+                        "account": acct.name,
+                        "kind": str(txn.kind),
+                        "transaction": txn.transaction_id,
+                        "subjects": ", ".join(txn.subjects[:10]),
+                        "errors": "; ".join(f"{e.code}: {e.message}" for e in status.errors),
+                    }
+                )
     create_table_artifact(
         key="poll-transactions",
         table=[{"outcome": k, "transactions": v} for k, v in counts.items()] + failures,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,7 +40,7 @@ class SecretRef(_Strict):
             if value.startswith("env:"):
                 return {"env": value[4:]}
             if value.startswith("prefect-secret:"):
-                return {"prefect_secret": value[len("prefect-secret:"):]}
+                return {"prefect_secret": value[len("prefect-secret:") :]}
             raise ValueError(
                 "literal secrets are not allowed in the configuration file; "
                 "write env:VARIABLE_NAME or prefect-secret:BLOCK_NAME"
@@ -67,10 +67,14 @@ class SecretRef(_Strict):
             return value
         from prefect.blocks.system import Secret  # only when a block is really used
 
+        block_name = str(self.prefect_secret)
         try:
-            return str(Secret.load(self.prefect_secret).get())
+            block = cast(Secret[str], Secret.load(block_name))  # sync here: Prefect's dual sync/async API
+            return str(block.get())
         except Exception as exc:  # Prefect raises ValueError or an HTTP error; both mean "not usable"
-            raise ConfigError(f"Prefect Secret block {self.prefect_secret!r} could not be loaded: {type(exc).__name__}") from exc
+            raise ConfigError(
+                f"Prefect Secret block {self.prefect_secret!r} could not be loaded: {type(exc).__name__}"
+            ) from exc
 
 
 class AmazonCredentials(_Strict):
@@ -113,9 +117,7 @@ class SftpDrop(_Strict):
         if not (self.password or self.private_key or self.private_key_path):
             raise ValueError("give password, private_key or private_key_path")
         if not (self.known_hosts or self.host_key_fingerprint):
-            raise ValueError(
-                "give known_hosts or host_key_fingerprint: the server's host key is always verified"
-            )
+            raise ValueError("give known_hosts or host_key_fingerprint: the server's host key is always verified")
         if self.host_key_fingerprint and not self.host_key_fingerprint.startswith("SHA256:"):
             raise ValueError("host_key_fingerprint must look like SHA256:... (ssh-keygen -lf)")
         return self
@@ -196,7 +198,9 @@ class Account(_Strict):
         for warehouse in self.warehouses:
             if warehouse.name == name:
                 return warehouse
-        raise ConfigError(f"account {self.name!r} has no warehouse {name!r}; it has {[w.name for w in self.warehouses]}")
+        raise ConfigError(
+            f"account {self.name!r} has no warehouse {name!r}; it has {[w.name for w in self.warehouses]}"
+        )
 
 
 class Settings(_Strict):
@@ -248,7 +252,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         text = target.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"configuration file {target} not found; create it or pass --config / set {CONFIG_ENV_VAR}") from None
+        raise ConfigError(
+            f"configuration file {target} not found; create it or pass --config / set {CONFIG_ENV_VAR}"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

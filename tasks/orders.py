@@ -182,7 +182,9 @@ def batch_time(batch: str | None, *, default: datetime) -> datetime:
         return default
 
 
-def plan_refetch_windows(order_dates: Sequence[datetime], *, margin: timedelta = timedelta(seconds=1)) -> list[TimeWindow]:
+def plan_refetch_windows(
+    order_dates: Sequence[datetime], *, margin: timedelta = timedelta(seconds=1)
+) -> list[TimeWindow]:
     """Windows of at most 7 days that cover the given creation times, merging times close together."""
     windows: list[TimeWindow] = []
     for when in sorted(order_dates):

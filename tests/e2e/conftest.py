@@ -86,8 +86,14 @@ def make_cycle(
         sim_options: dict[str, Any] | None = None,
     ) -> Cycle:
         sim = start_simulator(
-            SimulatorConfig(port=0, selling_party_id=SELLING_PARTY, warehouses=WAREHOUSES,
-                            transaction_delay=transaction_delay, seed=7, **(sim_options or {}))
+            SimulatorConfig(
+                port=0,
+                selling_party_id=SELLING_PARTY,
+                warehouses=WAREHOUSES,
+                transaction_delay=transaction_delay,
+                seed=7,
+                **(sim_options or {}),
+            )
         )
         stack.append(sim)
         root = tmp_path / "sftp"
@@ -100,30 +106,47 @@ def make_cycle(
         for index, code in enumerate(warehouses):
             name = "main" if index == 0 else f"wh{index}"
             (root / name).mkdir(exist_ok=True)
-            server = start_sftp_server(SftpServerConfig(root=root / name, port=0, username="warehouse",
-                                                        password="e2e-password"))
+            server = start_sftp_server(
+                SftpServerConfig(root=root / name, port=0, username="warehouse", password="e2e-password")
+            )
             stack.append(server)
             known = tmp_path / f"known_hosts_{name}"
             known.write_text(server.known_hosts_line() + "\n")
-            servers.append({
-                "name": name,
-                "ship_from_party_id": code,
-                "drop": {"kind": "sftp", "host": "127.0.0.1", "port": server.port, "username": "warehouse",
-                         "password": "env:E2E_SFTP_PASSWORD", "known_hosts": str(known), "timeout_seconds": 10},
-            })
-        settings = parse_config({
-            "ledger_url": ledger_url or sqlite_ledger_url,
-            "accounts": [{
-                "name": "acme",
-                "selling_party_id": SELLING_PARTY,
-                "credentials": {"client_id": "env:E2E_LWA_ID", "client_secret": "env:E2E_LWA_SECRET",
-                                "refresh_token": "env:E2E_REFRESH"},
-                "endpoint": sim.base_url,
-                "token_url": sim.token_url,
-                "orders": {"acknowledgement_settle_minutes": 0, **(orders or {})},
-                "warehouses": servers,
-            }],
-        })
+            servers.append(
+                {
+                    "name": name,
+                    "ship_from_party_id": code,
+                    "drop": {
+                        "kind": "sftp",
+                        "host": "127.0.0.1",
+                        "port": server.port,
+                        "username": "warehouse",
+                        "password": "env:E2E_SFTP_PASSWORD",
+                        "known_hosts": str(known),
+                        "timeout_seconds": 10,
+                    },
+                }
+            )
+        settings = parse_config(
+            {
+                "ledger_url": ledger_url or sqlite_ledger_url,
+                "accounts": [
+                    {
+                        "name": "acme",
+                        "selling_party_id": SELLING_PARTY,
+                        "credentials": {
+                            "client_id": "env:E2E_LWA_ID",
+                            "client_secret": "env:E2E_LWA_SECRET",
+                            "refresh_token": "env:E2E_REFRESH",
+                        },
+                        "endpoint": sim.base_url,
+                        "token_url": sim.token_url,
+                        "orders": {"acknowledgement_settle_minutes": 0, **(orders or {})},
+                        "warehouses": servers,
+                    }
+                ],
+            }
+        )
         ledger = SqlLedger(settings.ledger_url)
         stack.append(ledger)
         runtime = Runtime(settings, ledger_factory=lambda _s: ledger)

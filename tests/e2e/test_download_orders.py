@@ -60,7 +60,9 @@ def test_report_artifact_and_run_name_hold_no_pii(make_cycle):
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
         async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["download-orders-acme"])))
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["download-orders-acme"]))
+            )
             run = await client.read_flow_run(state.state_details.flow_run_id)
             logs = await client.read_logs()
             return found, (run, logs)
@@ -148,8 +150,14 @@ class CrashAfter:
         return crash
 
 
-LEDGER_STEPS = ["record_downloaded", "mark_acknowledging", "mark_acknowledged", "record_watermark",
-                "mark_exporting", "mark_exported"]
+LEDGER_STEPS = [
+    "record_downloaded",
+    "mark_acknowledging",
+    "mark_acknowledged",
+    "record_watermark",
+    "mark_exporting",
+    "mark_exported",
+]
 API_STEPS = ["submit_acknowledgements"]
 DROP_STEPS = ["upload"]
 

@@ -56,7 +56,13 @@ def test_every_problem_reported_at_once_with_key_paths():
                 "region": "xx",
                 "selling_party_id": "V",
                 "credentials": {"client_id": "literal-secret", "client_secret": "env:S", "refresh_token": "env:R"},
-                "warehouses": [{"name": "w", "ship_from_party_id": "W", "drop": {"kind": "sftp", "host": "h", "username": "u", "password": "env:P"}}],
+                "warehouses": [
+                    {
+                        "name": "w",
+                        "ship_from_party_id": "W",
+                        "drop": {"kind": "sftp", "host": "h", "username": "u", "password": "env:P"},
+                    }
+                ],
             }
         ]
     }
@@ -79,7 +85,7 @@ def test_missing_file_and_bad_yaml(tmp_path: Path):
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match="accounts.0.colour"):
+    with pytest.raises(ConfigError, match=r"accounts\.0\.colour"):
         parse_config({"accounts": [{"name": "a", "colour": "red"}]})
 
 
