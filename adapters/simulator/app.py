@@ -179,6 +179,10 @@ class SimulatorApp:
         )
         return response
 
+    def summary(self) -> dict[str, Any]:
+        """The state summary plus live and expired token counts (GET /_sim/state)."""
+        return {**self.state.summary(), "tokens": self.tokens.counts()}
+
     # ---- SP-API and LWA ---------------------------------------------------------------------------------------
 
     def _api(self, request: Request, path: str, query: dict[str, str]) -> tuple[str | None, Response]:
@@ -425,7 +429,7 @@ class SimulatorApp:
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
             if route == ("GET", "/state"):
-                return _json(200, self.state.summary())
+                return _json(200, self.summary())
             if route == ("POST", "/orders"):
                 numbers = self.state.create_orders(**admin_order_arguments(payload))
                 return _json(201, {"purchase_order_numbers": numbers})

@@ -145,7 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, response: Response) -> None:
         self.send_response(response.status)
-        if response.body or response.status not in (204, 304):
+        if response.body:
             self.send_header("Content-Type", response.content_type)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -204,7 +204,7 @@ class RunningSimulator:
 
     def state_summary(self) -> dict[str, Any]:
         """Same document as GET /_sim/state."""
-        return self._state.summary()
+        return self._app.summary()
 
     def set_faults(
         self,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -188,6 +191,7 @@ def test_tokens_expire_after_their_ttl(simulator_factory: Callable[..., RunningS
         assert http.get(f"{TRANSACTIONS}/none", headers=headers).status_code == 404
         time.sleep(1.05)
         assert http.get(f"{TRANSACTIONS}/none", headers=headers).status_code == 403
+    assert sim.state_summary()["tokens"] == {"access_tokens": 0, "restricted_data_tokens": 0, "expired": 1}
 
 
 # ---- getOrders ------------------------------------------------------------------------------------------------
@@ -638,3 +642,26 @@ def test_python_amazon_sp_api_forbidden_error_for_an_lwa_token(simulator: Runnin
         orders.get_orders(**WINDOW)
     assert caught.value.amzn_code == "Unauthorized"
     assert caught.value.headers["x-amzn-RequestId"]
+
+
+def test_serve_forever_prints_the_url_and_stops_on_ctrl_c() -> None:
+    script = (
+        "from adapters.simulator import SimulatorConfig, serve_forever; "
+        "serve_forever(SimulatorConfig(port=0, warehouses=('WH01', 'WH02'), seed=4))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        base_url = first.split("base URL ")[1].strip()
+        with httpx.Client(base_url=base_url) as http:
+            assert http.post("/_sim/orders", json={"count": 2}).status_code == 201
+            assert http.get("/_sim/state").json()["orders"]["total"] == 2
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
