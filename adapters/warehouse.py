@@ -56,11 +56,10 @@ def drop_for(config: LocalDrop | SftpDrop, *, settle_seconds: float | None = Non
     SFTP folders are relative to the login directory; write them as absolute paths when the server has no chroot.
     """
     # Imported here: the implementations import this module's types.
-    from adapters.warehouse_common import DEFAULT_SETTLE_SECONDS
     from adapters.warehouse_local import LocalWarehouseDrop
     from adapters.warehouse_sftp import SftpWarehouseDrop, load_private_key
 
-    settle = DEFAULT_SETTLE_SECONDS if settle_seconds is None else settle_seconds
+    settle = config.settle_seconds if settle_seconds is None else settle_seconds
     if isinstance(config, LocalDrop):
         return LocalWarehouseDrop(config.path, config.folders, settle_seconds=settle)
     if config.private_key is not None and config.private_key_path is not None:
@@ -79,8 +78,9 @@ def drop_for(config: LocalDrop | SftpDrop, *, settle_seconds: float | None = Non
         password=config.password.resolve() if config.password is not None else None,
         pkey=pkey,
         known_hosts=config.known_hosts,
-        host_key_fingerprint=None if config.known_hosts is not None else config.host_key_fingerprint,
+        host_key_fingerprint=config.host_key_fingerprint,
         timeout=config.timeout_seconds,
         folders=config.folders,
+        base_path=config.base_path,
         settle_seconds=settle,
     )

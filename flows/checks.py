@@ -72,7 +72,8 @@ def _connection_problems(settings: Settings, console: Console) -> list[str]:
     for account in settings.accounts:
         try:
             # An unknown transaction id answers 404 once the token is accepted: proof of a working login.
-            vendor_api_for(account).fetch_transaction_status("vdf-bridge-connectivity-check")
+            with vendor_api_for(account) as api:
+                api.fetch_transaction_status("vdf-bridge-connectivity-check")
             console.print(f"account {account.name}: Amazon reachable")
         except PermanentError as exc:
             if exc.status == 404:

@@ -242,6 +242,7 @@ def demo(
     ),
 ) -> None:
     """Run the whole cycle on embedded defaults: simulator, embedded SFTP, SQLite ledger, local Prefect."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from flows.demo import run_demo
 
     sys.exit(run_demo(orders=orders, workdir=workdir, console=console))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from flows.runtime import Runtime, use_runtime
 from tasks.config import load_config
@@ -111,7 +110,11 @@ def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
             console.print(f"warehouse drop: outbound/orders/{path.name} ({rows} order lines)")
         console.print("ledger: " + ", ".join(f"{state}={count}" for state, count in sorted(ledger_counts.items())))
         summary = sim.state_summary()
-        console.print(f"simulator: {summary}")
+        console.print(
+            f"simulated Amazon: orders by status {summary['orders']['by_status']}, "
+            f"acknowledgements received {summary['acknowledgements']}, "
+            f"transactions {summary['transactions']['by_status']}"
+        )
     exported = ledger_counts.get("exported", 0)  # type: ignore[call-overload]
     ok = exported == len(created) and counts.get("Failure", 0) == 0
     console.print("[green]demo OK[/green]" if ok else "[red]demo finished with problems[/red]")
@@ -119,10 +122,14 @@ def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
 
 
 def _table(console: Console, title: str, rows: list[dict[str, object]]) -> None:
-    table = Table(title=title)
-    keep = ["warehouse", "window", "downloaded", "new", "acknowledged", "exported", "files", "problems"]
-    for column in keep:
-        table.add_column(column)
+    console.print(f"[bold]{title}[/bold]")
     for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in keep))
-    console.print(table)
+        console.print(
+            f"  warehouse {row['warehouse']} ({row['ship_from']}), window {row['window']}: "
+            f"{row['downloaded']} downloaded, {row['new']} new, {row['acknowledged']} acknowledged, "
+            f"{row['exported']} exported, {row['cancelled']} cancelled, {row['held']} held"
+        )
+        if row.get("files"):
+            console.print(f"  file: {row['files']}")
+        if row.get("problems"):
+            console.print(f"  [red]problems: {row['problems']}[/red]")

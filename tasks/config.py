@@ -94,6 +94,7 @@ class Folders(_Strict):
 class LocalDrop(_Strict):
     kind: Literal["local"]
     path: Path
+    settle_seconds: float = Field(2.0, ge=0)
     folders: Folders = Folders()
 
 
@@ -109,8 +110,9 @@ class SftpDrop(_Strict):
     known_hosts: Path | None = None  # an OpenSSH known_hosts file with the server's entry
     host_key_fingerprint: str | None = None  # "SHA256:..." as printed by ssh-keygen -lf
     timeout_seconds: float = Field(30.0, gt=0)
+    base_path: str = ""  # folders are relative to this (default: the login directory or chroot)
+    settle_seconds: float = Field(2.0, ge=0)  # a file whose size changes within this is still being written
     folders: Folders = Folders()
-    patterns: dict[str, list[str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _auth_and_host_key(self) -> SftpDrop:
@@ -118,6 +120,8 @@ class SftpDrop(_Strict):
             raise ValueError("give password, private_key or private_key_path")
         if not (self.known_hosts or self.host_key_fingerprint):
             raise ValueError("give known_hosts or host_key_fingerprint: the server's host key is always verified")
+        if self.known_hosts and self.host_key_fingerprint:
+            raise ValueError("give known_hosts or host_key_fingerprint, not both")
         if self.host_key_fingerprint and not self.host_key_fingerprint.startswith("SHA256:"):
             raise ValueError("host_key_fingerprint must look like SHA256:... (ssh-keygen -lf)")
         return self
