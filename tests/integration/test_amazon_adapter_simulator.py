@@ -34,22 +34,25 @@ WINDOW = TimeWindow(CREATED - timedelta(minutes=5), CREATED + timedelta(minutes=
 STORM_RETRY = RetryPolicy(max_attempts=10, base_delay=0.02, max_delay=0.3, max_total=20.0)
 
 
-@pytest.fixture(scope="module")
-def running_sim() -> Iterator[Any]:
-    config = SimulatorConfig(
-        port=0, selling_party_id="VENDOR1", warehouses=("WH01", "WH02"), transaction_delay=0.2, rate_limits=True
-    )
-    with start_simulator(config) as simulator:
-        yield simulator
+# The fault dice are seeded so each fault test meets the same faults every run: with this seed the first
+# request after set_faults is hit (the LWA call in the storm and drop tests, a getOrder in the slow test).
+# Unseeded, four answers in a row came in time about one run in sixteen and the slow test saw no timeout.
+FAULT_SEED = 13
 
 
 @pytest.fixture
-def sim(running_sim: Any) -> Iterator[Any]:
-    """One server for the module (stopping one takes half a second); state and faults are reset per test."""
-    running_sim.set_faults()
-    running_sim.reset()
-    yield running_sim
-    running_sim.set_faults()
+def sim() -> Iterator[Any]:
+    """A fresh simulator per test (stopping takes 50 ms): no fault draws, rate buckets or slow answers carry over."""
+    config = SimulatorConfig(
+        port=0,
+        selling_party_id="VENDOR1",
+        warehouses=("WH01", "WH02"),
+        transaction_delay=0.2,
+        rate_limits=True,
+        seed=FAULT_SEED,
+    )
+    with start_simulator(config) as simulator:
+        yield simulator
 
 
 @pytest.fixture
@@ -166,6 +169,7 @@ def test_dropped_connections_are_retried(sim: Any, make_api: Callable[..., SpApi
     numbers = {o.purchase_order_number for page in api.iter_orders(WINDOW, limit=50) for o in page.orders}
 
     assert numbers == created
+    assert [entry for entry in sim.requests() if entry["status"] == 0], "no connection was dropped"
 
 
 def test_slow_answers_time_out_and_are_retried(sim: Any, make_api: Callable[..., SpApiVendorApi]) -> None:
