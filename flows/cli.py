@@ -286,3 +286,7 @@ def serve(config: ConfigOption = None) -> None:
         )
     )
     prefect_serve(*cast(list[RunnerDeployment], deployments))
+
+
+if __name__ == "__main__":
+    app()

@@ -175,7 +175,7 @@ def _process_warehouse(
 
     with runtime.drop(account, warehouse) as drop:
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
-        _export(api, ledger, drop, account, warehouse, seen, report, now=now)
+        _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
 
 
 def _pages(api: VendorApi, window: TimeWindow, ship_from: str, limit: int) -> Iterator[list[PurchaseOrder]]:
@@ -324,6 +324,7 @@ def _export(
     report: WarehouseReport,
     *,
     now: datetime,
+    run_tag: str,
 ) -> None:
     ready = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGED], warehouse.ship_from_party_id)
     if not ready:
@@ -335,7 +336,7 @@ def _export(
     exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
     if not exportable:
         return
-    file_name = orders_file_name(account.name, warehouse.name, now)
+    file_name = orders_file_name(account.name, warehouse.name, now, run_tag)
     claimed = mark_exporting(ledger, account.name, exportable, file_name)
     if not claimed:
         return

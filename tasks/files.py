@@ -48,12 +48,17 @@ _HEADER_NOISE = re.compile(r"[\s_\-.]+")
 _OTHER_DELIMITERS = (",", ";", "\t", "|")
 
 
-def orders_file_name(account: str, warehouse: str, batch_time: datetime) -> str:
-    """Name the orders file of one batch; the same batch always gets the same name, so a retried upload replaces it."""
+def orders_file_name(account: str, warehouse: str, batch_time: datetime, batch: str | None = None) -> str:
+    """Name the orders file of one batch; the same batch always gets the same name, so a retried upload replaces it.
+
+    `batch` tells apart two runs that start in the same second (two workers): they must never share a name,
+    or one run's upload would replace the other's file.
+    """
     if batch_time.tzinfo is None:
         raise ValueError("batch_time must be timezone-aware")
     stamp = batch_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"orders_{_safe(account)}_{_safe(warehouse)}_{stamp}.csv"
+    suffix = f"-{_safe(batch)}" if batch else ""
+    return f"orders_{_safe(account)}_{_safe(warehouse)}_{stamp}{suffix}.csv"
 
 
 def _safe(part: str) -> str:
