@@ -33,6 +33,10 @@ class WarehouseDrop(Protocol):
         """Complete files in an inbound folder matching the patterns, oldest first (partial ones are left)."""
         ...
 
+    def exists(self, folder: Folder, name: str) -> bool:
+        """Tell whether a complete file of that name is in the folder."""
+        ...
+
     def download(self, folder: Folder, name: str) -> bytes:
         """Read one file."""
         ...

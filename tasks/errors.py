@@ -4,6 +4,8 @@
     ├── TransientError          retried: throttling (429), 5xx, timeouts, dropped connections
     ├── PermanentError          fail fast: rejected request, auth, configuration, host key mismatch
     │   └── ConfigError         the configuration file is wrong (names the key)
+    ├── OutcomeUnknownError     a write may or may not have reached Amazon (timeout or drop after sending):
+    │                           never resent blindly; the ledger's recovery settles it against Amazon later
     └── DataError               quarantine the file or hold the record, carry on with the rest:
                                 schema failures, unknown orders, over-shipment
 
@@ -56,6 +58,10 @@ class PermanentError(IntegrationError):
 
 class ConfigError(PermanentError):
     """The configuration is wrong; the message names the key and what to do."""
+
+
+class OutcomeUnknownError(IntegrationError):
+    """A write was sent but no answer came back; resending could apply it twice."""
 
 
 class DataError(IntegrationError):

@@ -191,11 +191,20 @@ class TransactionStatus:
 
 
 @dataclass(frozen=True)
+class RejectedOrder:
+    """An order in a page that could not be read (a required field missing): its number and what is wrong."""
+
+    purchase_order_number: str
+    reason: str  # names fields, never values: no PII
+
+
+@dataclass(frozen=True)
 class OrderPage:
     """One page of getOrders; next_token is None on the last page."""
 
     orders: tuple[PurchaseOrder, ...]
     next_token: str | None = None
+    rejected: tuple[RejectedOrder, ...] = ()
 
 
 class OrderState(enum.StrEnum):
