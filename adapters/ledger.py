@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -41,8 +42,13 @@ class Ledger(Protocol):
         """Orders of an account in the given states, oldest first."""
         ...
 
-    def mark_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
-        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed."""
+    def mark_acknowledging(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed.
+
+        With from_batch, re-claim orders still acknowledging under that earlier batch (crash recovery).
+        """
         ...
 
     def mark_acknowledged(
@@ -69,6 +75,10 @@ class Ledger(Protocol):
 
     def count_orders(self, account: str | None = None) -> dict[OrderState, int]:
         """How many orders are in each state."""
+        ...
+
+    def account_lock(self, account: str, *, timeout: float = 600.0) -> AbstractContextManager[None]:
+        """Hold the one-run-per-account lock; released when the block ends or the process dies."""
         ...
 
     # watermarks ---------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import re
 import sqlite3
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -333,6 +336,22 @@ def _in_input_order(wanted: Collection[str], got: Iterable[str]) -> list[str]:
     return result
 
 
+def _lock_key(account: str) -> int:
+    """A stable signed 64-bit advisory-lock key for an account."""
+    digest = hashlib.sha256(f"vdf-bridge:orders:{account}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _lock_slug(account: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", account) or "account"
+
+
+def _wait_or_give_up(account: str, deadline: float, poll: float) -> None:
+    if time.monotonic() >= deadline:
+        raise TransientError(f"another run of account {account} still holds its lock; try again when it has finished")
+    time.sleep(poll)
+
+
 class SqlLedger:
     """The Ledger on SQLAlchemy Core: one database transaction per method, conditional UPDATEs for claims."""
 
@@ -363,6 +382,39 @@ class SqlLedger:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextmanager
+    def account_lock(self, account: str, *, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
+        """Hold the account's run lock; it dies with the process (PostgreSQL session lock, or a SQLite file lock)."""
+        deadline = time.monotonic() + timeout
+        if self.dialect == "postgresql":
+            key = _lock_key(account)
+            try:
+                with self.engine.connect() as conn:
+                    while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                        conn.rollback()
+                        _wait_or_give_up(account, deadline, poll)
+                    conn.commit()
+                    try:
+                        yield
+                    finally:
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
+            except sa_exc.SQLAlchemyError as exc:
+                raise translate(exc, self.url, "account_lock") from exc
+            return
+        path = Path(f"{self.url.database}.{_lock_slug(account)}.lock")
+        with path.open("a+b") as handle:
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    _wait_or_give_up(account, deadline, poll)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @contextmanager
     def _transaction(self, operation: str, *, write: bool = True) -> Iterator[Connection]:
@@ -528,24 +580,33 @@ class SqlLedger:
         *,
         source: OrderState,
         values: dict[str, Any],
+        ack_batch: str | None = None,
     ) -> set[str]:
         # On PostgreSQL the row lock plus the re-check of the WHERE clause (READ COMMITTED) lets exactly one
         # of two racing UPDATEs win; on SQLite BEGIN IMMEDIATE serialises writers.
         claimed: set[str] = set()
         for keys in self._keys(purchase_order_numbers):
             statement = orders.update().where(orders.c.account == account, keys, orders.c.state == source)
+            if ack_batch is not None:
+                statement = statement.where(orders.c.ack_batch == ack_batch)
             claimed.update(conn.scalars(statement.values(**values).returning(orders.c.purchase_order_number)))
         return claimed
 
-    def mark_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
-        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed."""
+    def mark_acknowledging(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed.
+
+        With from_batch, re-claim orders still acknowledging under that earlier batch (crash recovery).
+        """
         with self._transaction("mark orders acknowledging") as conn:
             claimed = self._claim(
                 conn,
                 account,
                 purchase_order_numbers,
-                source=OrderState.DOWNLOADED,
+                source=OrderState.DOWNLOADED if from_batch is None else OrderState.ACKNOWLEDGING,
                 values={"state": OrderState.ACKNOWLEDGING, "ack_batch": batch, "updated_at": utcnow()},
+                ack_batch=from_batch,
             )
         return _in_input_order(purchase_order_numbers, claimed)
 

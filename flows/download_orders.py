@@ -19,7 +19,7 @@ from adapters.warehouse import WarehouseDrop
 from flows.runtime import Runtime, get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.config import Account, Warehouse
-from tasks.errors import IntegrationError
+from tasks.errors import DataError, IntegrationError, OutcomeUnknownError, PermanentError
 from tasks.files import build_orders_file, orders_file_name
 from tasks.ledger import (
     load_orders,
@@ -33,7 +33,7 @@ from tasks.ledger import (
     record_downloaded,
     record_watermark,
 )
-from tasks.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, TimeWindow
+from tasks.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, RejectedOrder, TimeWindow
 from tasks.orders import (
     WindowPlan,
     batches,
@@ -62,7 +62,8 @@ class WarehouseReport:
     held: int = 0
     files: list[str] = field(default_factory=list)
     transactions: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # each fails the run: a person should look
+    notes: list[str] = field(default_factory=list)
 
 
 def _flow_run_name() -> str:
@@ -95,7 +96,7 @@ def download_orders(
     targets = [acct.warehouse(warehouse)] if warehouse else list(acct.warehouses)
     now = datetime.now(UTC)
     reports: list[WarehouseReport] = []
-    with _account_lock(acct.name):
+    with _account_lock(runtime, acct.name):
         for target in targets:
             report = WarehouseReport(target.name, target.ship_from_party_id)
             reports.append(report)
@@ -129,7 +130,7 @@ def _process_warehouse(
     run_tag = uuid.uuid4().hex[:8]
 
     # gather: what a crashed run left behind, then the windows from the watermark
-    _recover_acknowledgements(api, ledger, account, warehouse, report, now=now)
+    _recover_acknowledgements(api, ledger, account, warehouse, report, now=now, run_tag=run_tag)
     plan = plan_windows(
         now=now,
         watermark=load_watermark(ledger, account.name, scope),
@@ -146,8 +147,9 @@ def _process_warehouse(
 
     # apply: download page by page; each page is recorded, then its new orders acknowledged at once
     seen: dict[str, PurchaseOrder] = {}
+    rejected: list[RejectedOrder] = []
     for window in plan.windows:
-        for page_orders in _pages(api, window, scope, options.page_size):
+        for page_orders in _pages(api, window, scope, options.page_size, rejected):
             outcome = record_downloaded(ledger, account.name, page_orders)
             report.downloaded += len(page_orders)
             report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
@@ -164,6 +166,13 @@ def _process_warehouse(
                 now=now,
                 run_tag=run_tag,
             )
+        if rejected:
+            # the unreadable orders are not in the ledger: keep the watermark before them so each run retries
+            report.problems.extend(
+                f"order {r.purchase_order_number} could not be read ({r.reason}); it is retried every run"
+                for r in rejected
+            )
+            break
         if plan.advances_watermark:
             record_watermark(ledger, account.name, scope, window.end)
 
@@ -174,15 +183,24 @@ def _process_warehouse(
     )
 
     with runtime.drop(account, warehouse) as drop:
+        removed = drop.remove_stale_parts("orders")  # a killed upload's partial file holds addresses: not kept
+        if removed:
+            report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
         _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
 
 
-def _pages(api: VendorApi, window: TimeWindow, ship_from: str, limit: int) -> Iterator[list[PurchaseOrder]]:
+def _pages(
+    api: VendorApi, window: TimeWindow, ship_from: str, limit: int, rejected: list[RejectedOrder] | None = None
+) -> Iterator[list[PurchaseOrder]]:
     next_token: str | None = None
     while True:
         page = fetch_orders_page(api, window, ship_from, next_token, limit)
+        if rejected is not None:
+            rejected.extend(page.rejected)
         yield [o for o in page.orders if o.ship_from_party_id == ship_from]
+        if page.next_token and page.next_token == next_token:
+            raise DataError(f"Amazon returned the same nextToken twice for window {window.label()}", subject=ship_from)
         next_token = page.next_token
         if not next_token:
             return
@@ -198,10 +216,13 @@ def _acknowledge(
     batch_size: int,
     now: datetime,
     run_tag: str,
+    from_batch: str | None = None,
 ) -> None:
+    """Claim, send and record acknowledgements batch by batch (claims first: the ledger knows what is in flight)."""
     for batch in batches(list(orders), batch_size):
         batch_id = new_batch_id(datetime.now(UTC), run_tag)
-        claimed = set(mark_acknowledging(ledger, account.name, [o.purchase_order_number for o in batch], batch_id))
+        numbers = [o.purchase_order_number for o in batch]
+        claimed = set(mark_acknowledging(ledger, account.name, numbers, batch_id, from_batch))
         chosen = [o for o in batch if o.purchase_order_number in claimed]
         if not chosen:
             continue
@@ -209,15 +230,35 @@ def _acknowledge(
             build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
             for o in chosen
         ]
-        transaction_id = submit_acknowledgements(api, acks)
-        mark_acknowledged(ledger, account.name, [o.purchase_order_number for o in chosen], transaction_id)
+        chosen_numbers = [o.purchase_order_number for o in chosen]
+        try:
+            transaction_id = submit_acknowledgements(api, acks)
+        except OutcomeUnknownError as exc:
+            # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
+            report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
+            continue
+        except PermanentError as exc:
+            for number in chosen_numbers:
+                mark_held(ledger, account.name, number, f"Amazon refused its acknowledgement request: {exc}"[:500])
+            report.held += len(chosen)
+            report.problems.append(f"Amazon refused an acknowledgement request for {len(chosen)} order(s): {exc}")
+            continue
+        mark_acknowledged(ledger, account.name, chosen_numbers, transaction_id)
         report.acknowledged += len(chosen)
         report.transactions.append(transaction_id)
 
 
 def _recover_acknowledgements(
-    api: VendorApi, ledger: Ledger, account: Account, warehouse: Warehouse, report: WarehouseReport, *, now: datetime
+    api: VendorApi,
+    ledger: Ledger,
+    account: Account,
+    warehouse: Warehouse,
+    report: WarehouseReport,
+    *,
+    now: datetime,
+    run_tag: str,
 ) -> None:
+    """Settle acknowledgements a crashed run may have sent: trust Amazon's order status, resend only when safe."""
     stuck = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGING], warehouse.ship_from_party_id)
     if not stuck:
         return
@@ -239,15 +280,24 @@ def _recover_acknowledgements(
             "Amazon no longer returns this order (404) while its acknowledgement was in flight",
         )
         report.held += 1
-    by_number = {o.purchase_order_number: o for o in stuck}
-    for batch in batches(resubmit, account.orders.acknowledgement_batch):
-        acks = [
-            build_acknowledgement(by_number[po], vendor_order_number=vendor_order_number(po), when=now) for po in batch
-        ]
-        transaction_id = submit_acknowledgements(api, acks)
-        mark_acknowledged(ledger, account.name, list(batch), transaction_id)
-        report.acknowledged += len(batch)
-        report.transactions.append(transaction_id)
+    again = set(resubmit)
+    by_batch: dict[str | None, list[LedgerOrder]] = {}
+    for order in stuck:
+        if order.purchase_order_number in again:
+            by_batch.setdefault(order.ack_batch, []).append(order)
+    for old_batch, group in by_batch.items():
+        # re-claimed under a fresh batch id, so a crash during this resend is settled from its own time
+        _acknowledge(
+            api,
+            ledger,
+            account,
+            group,
+            report,
+            batch_size=account.orders.acknowledgement_batch,
+            now=now,
+            run_tag=run_tag,
+            from_batch=old_batch,
+        )
 
 
 def _refetch(api: VendorApi, ship_from: str, orders: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
@@ -302,6 +352,10 @@ def _finish_interrupted_exports(
         by_file.setdefault(order.export_file or "", []).append(order.purchase_order_number)
     for file_name, numbers in sorted(by_file.items()):
         group = [o for o in exporting if (o.export_file or "") == file_name]
+        if drop.exists("orders", file_name):  # the crash came after the upload: it must not be sent twice
+            report.exported += len(mark_exported(ledger, account.name, file_name))
+            report.files.append(file_name)
+            continue
         details = _orders_with_details(api, ledger, account, numbers, seen, report, group)
         if details:
             upload_file(
@@ -348,23 +402,9 @@ def _export(
 
 
 @contextmanager
-def _account_lock(account: str) -> Iterator[None]:
-    """One download-orders run per account at a time, across workers (a Prefect global concurrency limit)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.concurrency.sync import concurrency
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-
-    name = f"vdf-orders-{_slug(account)}"
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-            except ObjectAlreadyExists:  # another worker created it first
-                pass
-    with concurrency(name, occupy=1, strict=True, timeout_seconds=3600):
+def _account_lock(runtime: Runtime, account: str) -> Iterator[None]:
+    """One download-orders run per account at a time, across workers; the lock dies with its process."""
+    with runtime.ledger.account_lock(account):
         yield
 
 
@@ -386,6 +426,7 @@ def _as_row(report: WarehouseReport) -> dict[str, object]:
         "files": ", ".join(report.files),
         "transactions": ", ".join(report.transactions[:20]) + (" …" if len(report.transactions) > 20 else ""),
         "problems": " / ".join(report.problems),
+        "notes": " / ".join(report.notes),
     }
 
 

@@ -166,8 +166,9 @@ class OrderDownload(_Strict):
     max_slice_days: int = Field(7, ge=1, le=7)  # Amazon: windows of 7 days at most
     page_size: int = Field(100, ge=1, le=100)
     acknowledgement_batch: int = Field(100, ge=1, le=1000)
-    # an acknowledgement lost in a crash is sent again only if Amazon still shows the order NEW after this long
-    acknowledgement_settle_minutes: float = Field(10.0, ge=0)
+    # an acknowledgement lost in a crash is sent again only if Amazon still shows the order NEW after this long;
+    # Amazon can take 10-30 minutes to process one
+    acknowledgement_settle_minutes: float = Field(45.0, ge=0)
     schedule: str = "*/30 * * * *"
 
 

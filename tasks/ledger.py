@@ -37,9 +37,11 @@ def record_watermark(ledger: Ledger, account: str, scope: str, value: datetime) 
 
 
 @side_effect_task(name="mark-acknowledging")
-def mark_acknowledging(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str) -> list[str]:
+def mark_acknowledging(
+    ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str, from_batch: str | None = None
+) -> list[str]:
     """Claim orders for one acknowledgement request, before it is sent."""
-    return ledger.mark_acknowledging(account, purchase_order_numbers, batch)
+    return ledger.mark_acknowledging(account, purchase_order_numbers, batch, from_batch=from_batch)
 
 
 @side_effect_task(name="mark-acknowledged")

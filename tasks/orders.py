@@ -79,7 +79,8 @@ def plan_windows(
         stop = min(cursor + max_slice, end)
         slices.append(TimeWindow(cursor, stop))
         cursor = stop
-    advances = not manual or (watermark is None or end > watermark)
+    # a re-scan moves the watermark only when it starts at or before it: a gap would skip orders
+    advances = not manual or watermark is None or (start <= watermark < end)
     return WindowPlan(tuple(slices), advances_watermark=advances, clamped=clamped)
 
 
@@ -134,6 +135,8 @@ def plan_acknowledgement_recovery(
 ) -> tuple[list[str], list[str], list[str]]:
     """Sort orders left in 'acknowledging' by a crash into (acknowledged, cancelled, resubmit).
 
+    An order Amazon does not return (no status) is in none of them: the caller holds it for a person.
+
     Amazon has no idempotency key for acknowledgements, so an order whose request may have gone out is
     resubmitted only when Amazon still shows it NEW after `settle` (its transaction would have processed
     by then); until then it waits for a later run.
@@ -148,6 +151,8 @@ def plan_acknowledgement_recovery(
             done.append(po)
         elif status is AmazonOrderStatus.CANCELLED:
             cancelled.append(po)
+        elif status is None:
+            continue
         elif now - batch_time(order.ack_batch, default=now) >= settle:
             resubmit.append(po)
     return done, cancelled, resubmit

@@ -61,6 +61,14 @@ def test_manual_rescan_uses_exactly_since_until_and_keeps_watermark():
     assert not p.advances_watermark
 
 
+def test_manual_rescan_after_the_watermark_leaves_it_alone():
+    # a gap between the watermark and --since must not be skipped over
+    p = plan(watermark=NOW - timedelta(days=3), since=NOW - timedelta(days=1), until=NOW - timedelta(hours=2))
+    assert not p.advances_watermark
+    p = plan(watermark=NOW - timedelta(days=3), since=NOW - timedelta(days=4), until=NOW - timedelta(hours=2))
+    assert p.advances_watermark
+
+
 def test_lag_larger_than_elapsed_gives_nothing():
     p = plan(watermark=NOW - 10 * M)
     assert p.windows == () or all(w.start < w.end for w in p.windows)
@@ -112,7 +120,13 @@ def _stuck(po: str, claimed: datetime) -> LedgerOrder:
 
 
 def test_recovery_waits_before_resending_and_trusts_amazons_status():
-    stuck = [_stuck("A", NOW), _stuck("B", NOW), _stuck("C", NOW - timedelta(hours=1)), _stuck("D", NOW)]
+    stuck = [
+        _stuck("A", NOW),
+        _stuck("B", NOW),
+        _stuck("C", NOW - timedelta(hours=1)),
+        _stuck("D", NOW),
+        _stuck("E", NOW - timedelta(hours=1)),  # Amazon no longer returns it: held by the caller, never resent
+    ]
     statuses = {
         "A": AmazonOrderStatus.ACCEPTED,
         "B": AmazonOrderStatus.NEW,

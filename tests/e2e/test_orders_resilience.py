@@ -1,0 +1,102 @@
+"""download-orders under concurrency (PostgreSQL ledger) and after the process is killed outright."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.settings import PREFECT_API_URL
+
+import flows.download_orders as download_module
+from flows.download_orders import download_orders
+
+
+def _created() -> datetime:
+    return datetime.now(UTC) - timedelta(minutes=45)
+
+
+def _run_twice_at_once() -> list[object]:
+    results: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def one() -> None:
+        barrier.wait()
+        results.append(download_orders(account="acme", return_state=True))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return results
+
+
+def _assert_exactly_once(cycle, created: list[str]) -> None:
+    assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
+    per_order = Counter(r["purchase_order_number"] for r in cycle.exported_rows())
+    assert set(per_order) == set(created)
+    for po in created:  # every line of an order once, no order in two files
+        assert per_order[po] == len(cycle.sim.order_lines(po))
+    states = {str(k): v for k, v in cycle.ledger.count_orders("acme").items() if v}
+    assert states == {"exported": len(created)}
+
+
+@pytest.mark.postgres
+def test_two_runs_at_once_export_each_order_once(make_cycle, postgres_ledger_url):
+    cycle = make_cycle(ledger_url=postgres_ledger_url, orders={"acknowledgement_settle_minutes": 10})
+    created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
+    states = _run_twice_at_once()
+    assert len(states) == 2 and all(s.is_completed() for s in states)  # type: ignore[attr-defined]
+    _assert_exactly_once(cycle, created)
+    assert len(cycle.order_files()) == 1  # the second run waited for the first, then found nothing to do
+
+
+@pytest.mark.postgres
+def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url, monkeypatch):
+    """Even without Prefect's per-account limit (a misconfigured deployment), no order is sent twice."""
+    monkeypatch.setattr(download_module, "_account_lock", lambda _account: contextlib.nullcontext())
+    cycle = make_cycle(ledger_url=postgres_ledger_url, orders={"acknowledgement_settle_minutes": 10})
+    created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
+    states = _run_twice_at_once()
+    assert len(states) == 2
+    # a run may find its claims taken by the other and stop early; a later run finishes anything left
+    download_orders(account="acme")
+    _assert_exactly_once(cycle, created)
+
+
+def test_killed_process_resumes_with_every_order_once(make_cycle, tmp_path: Path):
+    cycle = make_cycle(orders={"acknowledgement_batch": 50})
+    created = cycle.sim.create_orders(600, ship_from_party_id="WH01", created_at=_created())
+    config = tmp_path / "vdf.yaml"
+    config.write_text(yaml.safe_dump(cycle.settings.model_dump(mode="json", exclude_none=True)))
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "orders", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(cycle.acknowledgements_per_order()) < 150:
+            assert child.poll() is None, "the run finished before it could be killed"
+            time.sleep(0.02)
+        os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+    assert 0 < len(cycle.acknowledgements_per_order()) < len(created)
+
+    time.sleep(0.5)  # acknowledgements the killed run sent are processed by Amazon by now
+    download_orders(account="acme")
+    _assert_exactly_once(cycle, created)
