@@ -26,7 +26,10 @@ class WarehouseDrop(Protocol):
     """File operations on one warehouse's drop; folders come from the configuration."""
 
     def upload(self, folder: Folder, name: str, data: bytes) -> None:
-        """Write data under name atomically (temporary name, then rename); a retry replaces, never duplicates."""
+        """Write data under name atomically (temporary name, then rename); a retry replaces, never duplicates.
+
+        Temporary files an earlier, killed upload of the same name left in the folder are removed first.
+        """
         ...
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
@@ -47,6 +50,10 @@ class WarehouseDrop(Protocol):
 
     def quarantine(self, folder: Folder, name: str, report_name: str, report: bytes) -> str:
         """Move a bad file to the error folder with its report beside it; returns its new name."""
+        ...
+
+    def remove_stale_parts(self, folder: Folder, older_than_seconds: float = 3600) -> list[str]:
+        """Delete temporary `*.part-*` files older than the given age from the folder; returns their names."""
         ...
 
     def close(self) -> None:

@@ -74,6 +74,19 @@ def temp_name(name: str) -> str:
     return f"{name}.part-{uuid.uuid4().hex}"
 
 
+def is_temporary(name: str, of: str | None = None) -> bool:
+    """A temporary upload name, `<final>.part-<id>`: of any final name, or only of the final name `of`."""
+    if of is None:
+        return fnmatch.fnmatchcase(name, "*.part-*")
+    return name.startswith(f"{of}.part-")
+
+
+def vanished_temp(exc: OSError, subject: str) -> TransientError:
+    """An upload's temporary file gone before its rename: a concurrent upload of the same name removed it."""
+    reason = "its temporary file vanished, most likely removed by another upload of the same name at the same time"
+    return TransientError(f"upload failed: {reason}", subject=subject)
+
+
 def free_names(name: str, now: datetime | None = None) -> Iterator[str]:
     """The name itself, then `<stem>-<UTC timestamp>[-n].<ext>` candidates for when it is taken."""
     yield name

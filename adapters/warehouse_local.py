@@ -19,9 +19,11 @@ from adapters.warehouse_common import (
     folder_path,
     free_names,
     is_listable,
+    is_temporary,
     map_os_error,
     stable_files,
     temp_name,
+    vanished_temp,
 )
 from tasks.config import Folders
 from tasks.errors import PermanentError
@@ -52,11 +54,17 @@ class LocalWarehouseDrop:
         temp = directory / temp_name(name)
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            self._remove_leftovers(directory, folder, name)
             with open(temp, "xb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(temp, final)
+            try:
+                os.replace(temp, final)
+            except FileNotFoundError as exc:
+                if temp.exists() or not directory.is_dir():
+                    raise
+                raise vanished_temp(exc, f"{folder}/{name}") from exc
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)
@@ -72,6 +80,16 @@ class LocalWarehouseDrop:
         if len(files) < len(first):
             log.info("%s: %d file(s) still being written, left for the next run", folder, len(first) - len(files))
         return files
+
+    def exists(self, folder: Folder, name: str) -> bool:
+        path = self._dir(folder) / check_name(name)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise map_os_error(exc, "check", f"{folder}/{name}") from exc
+        return stat.S_ISREG(info.st_mode)
 
     def download(self, folder: Folder, name: str) -> bytes:
         path = self._dir(folder) / check_name(name)
@@ -98,11 +116,54 @@ class LocalWarehouseDrop:
         log.info("quarantined %s/%s as error/%s with report error/%s", folder, name, moved, placed)
         return moved
 
+    def remove_stale_parts(self, folder: Folder, older_than_seconds: float = 3600) -> list[str]:
+        directory = self._dir(folder)
+        cutoff = time.time() - older_than_seconds
+        removed: list[str] = []
+        try:
+            stale = [path for path, mtime in self._temporaries(directory) if mtime < cutoff]
+            for path in stale:
+                with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another run
+                    path.unlink()
+                    removed.append(path.name)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise map_os_error(exc, "remove stale temporary files", folder) from exc
+        if removed:
+            log.info("%s: removed %d stale temporary file(s): %s", folder, len(removed), ", ".join(sorted(removed)))
+        return sorted(removed)
+
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""
 
     def _dir(self, folder: Folder) -> Path:
         return self.root / folder_path(self.folders, folder)
+
+    def _temporaries(self, directory: Path, of: str | None = None) -> list[tuple[Path, float]]:
+        """Temporary upload files in directory (of one final name, or of any), with their mtimes."""
+        found = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not is_temporary(entry.name, of):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(info.st_mode):
+                        found.append((directory / entry.name, info.st_mtime))
+        return found
+
+    def _remove_leftovers(self, directory: Path, folder: Folder, name: str) -> None:
+        """Remove what a killed upload of name left; one we may not remove is reported, not fatal to this upload."""
+        for path, _ in self._temporaries(directory, of=name):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("%s: cannot remove leftover temporary file %s: %s", folder, path.name, exc.strerror)
+                continue
+            log.info("%s: removed temporary file %s left by an earlier upload", folder, path.name)
 
     def _scan(self, folder: Folder, patterns: Sequence[str]) -> dict[str, Snapshot]:
         directory = self._dir(folder)

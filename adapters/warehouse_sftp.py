@@ -27,9 +27,11 @@ from adapters.warehouse_common import (
     folder_path,
     free_names,
     is_listable,
+    is_temporary,
     map_os_error,
     stable_files,
     temp_name,
+    vanished_temp,
 )
 from tasks.config import Folders
 from tasks.errors import ConfigError, IntegrationError, PermanentError, TransientError
@@ -151,25 +153,19 @@ class SftpWarehouseDrop:
     def upload(self, folder: Folder, name: str, data: bytes) -> None:
         directory = self._dir(folder)
         final = posixpath.join(directory, check_name(name))
-        left_behind: list[str] = []
 
         def put(sftp: _SftpClient) -> None:
-            for stale in left_behind:  # from an attempt cut off with the connection
-                with contextlib.suppress(OSError):
-                    sftp.remove(stale)
             self._makedirs(sftp, directory)
+            # Also clears the temporary file of an attempt cut off with the connection, when this is the retry.
+            self._remove_leftovers(sftp, directory, folder, name)
             temp = posixpath.join(directory, temp_name(name))
-            left_behind.append(temp)
             try:
                 sftp.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
                 self._replace(sftp, temp, final)
-            except (OSError, EOFError, paramiko.SSHException):
-                if self._alive():
-                    with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
-                        sftp.remove(temp)
-                        left_behind.remove(temp)
+            except (OSError, EOFError, paramiko.SSHException) as exc:
+                if self._alive() and not self._discard(sftp, temp) and isinstance(exc, FileNotFoundError):
+                    raise vanished_temp(exc, f"{folder}/{name}") from exc
                 raise
-            left_behind.remove(temp)
 
         self._run("upload", f"{folder}/{name}", put)
         log.info("uploaded %s/%s (%d bytes) to %s", folder, name, len(data), self.host)
@@ -185,6 +181,18 @@ class SftpWarehouseDrop:
         if len(files) < len(first):
             log.info("%s: %d file(s) still being written, left for the next run", folder, len(first) - len(files))
         return files
+
+    def exists(self, folder: Folder, name: str) -> bool:
+        path = posixpath.join(self._dir(folder), check_name(name))
+
+        def look(sftp: _SftpClient) -> bool:
+            try:
+                attributes = sftp.stat(path)
+            except FileNotFoundError:
+                return False
+            return stat.S_ISREG(attributes.st_mode or 0)
+
+        return self._run("check", f"{folder}/{name}", look)
 
     def download(self, folder: Folder, name: str) -> bytes:
         path = posixpath.join(self._dir(folder), check_name(name))
@@ -218,6 +226,27 @@ class SftpWarehouseDrop:
         placed = self._run("write quarantine report", f"error/{report_name}", write_report)
         log.info("quarantined %s/%s as error/%s with report error/%s", folder, name, moved, placed)
         return moved
+
+    def remove_stale_parts(self, folder: Folder, older_than_seconds: float = 3600) -> list[str]:
+        """See WarehouseDrop; ages compare the server's mtimes with this machine's clock: keep them above any skew."""
+        directory = self._dir(folder)
+        removed: list[str] = []  # kept across the reconnect, so the answer names what the first attempt removed
+
+        def clean(sftp: _SftpClient) -> None:
+            cutoff = time.time() - older_than_seconds
+            for entry in self._temporaries(sftp, directory):
+                if entry.st_mtime is not None and entry.st_mtime < cutoff:
+                    with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another run
+                        sftp.remove(posixpath.join(directory, entry.filename))
+                        removed.append(entry.filename)
+
+        self._run("remove stale temporary files", folder, clean)
+        if removed:
+            log.info(
+                "%s: removed %d stale temporary file(s) on %s: %s",
+                folder, len(removed), self.host, ", ".join(sorted(removed)),
+            )
+        return sorted(removed)
 
     def close(self) -> None:
         """Close the SFTP session and the SSH connection."""
@@ -425,6 +454,33 @@ class SftpWarehouseDrop:
             sftp.remove(final)
         sftp.rename(temp, final)
 
+    def _temporaries(
+        self, sftp: _SftpClient, directory: str, of: str | None = None
+    ) -> list[paramiko.SFTPAttributes]:
+        """Temporary upload files in directory, of one final name or of any; none when it does not exist."""
+        try:
+            entries = sftp.listdir_attr(directory or ".")
+        except FileNotFoundError:
+            return []
+        return [e for e in entries if is_temporary(e.filename, of) and stat.S_ISREG(e.st_mode or 0)]
+
+    def _remove_leftovers(self, sftp: _SftpClient, directory: str, folder: Folder, name: str) -> None:
+        """Remove what a killed upload of name left; one we may not remove is reported, not fatal to this upload."""
+        for entry in self._temporaries(sftp, directory, of=name):
+            try:
+                sftp.remove(posixpath.join(directory, entry.filename))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if not self._alive():
+                    raise
+                log.warning(
+                    "%s: cannot remove leftover temporary file %s on %s: %s",
+                    folder, entry.filename, self.host, exc.strerror or exc,
+                )
+                continue
+            log.info("%s: removed temporary file %s left by an earlier upload", folder, entry.filename)
+
     def _scan(self, sftp: _SftpClient, directory: str, patterns: Sequence[str]) -> dict[str, Snapshot]:
         try:
             entries = sftp.listdir_attr(directory or ".")
@@ -460,6 +516,16 @@ class SftpWarehouseDrop:
                 if isinstance(exc, _OpUnsupported) or exc.errno == errno.ENOENT or not self._exists(sftp, target):
                     raise
         raise PermanentError(f"no free name left in {directory}", subject=name)
+
+    def _discard(self, sftp: _SftpClient, path: str) -> bool:
+        """Remove path if we can; tells whether it was there (one we failed to remove counts as there)."""
+        try:
+            sftp.remove(path)
+        except FileNotFoundError:
+            return False
+        except (OSError, EOFError, paramiko.SSHException):
+            return True
+        return True
 
     def _exists(self, sftp: _SftpClient, path: str) -> bool:
         try:

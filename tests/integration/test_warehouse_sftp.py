@@ -272,3 +272,35 @@ def test_drop_for_builds_an_sftp_drop_from_configuration(
         assert [f.name for f in drop.list_new("orders")] == ["configured.csv"]
     finally:
         drop.close()
+
+
+# -- leftovers and existence -----------------------------------------------------------------------------------
+
+
+def test_exists_on_a_server_that_went_away_is_transient(sftp_target: SftpTarget) -> None:
+    drop = sftp_target.drop()
+    drop.upload("orders", "here.csv", b"h")
+    assert drop.exists("orders", "here.csv") is True
+
+    sftp_target.stop()
+
+    with pytest.raises(TransientError):
+        drop.exists("orders", "here.csv")
+
+
+def test_an_upload_racing_another_of_the_same_name_fails_transiently(sftp_target: SftpTarget) -> None:
+    slow, fast = sftp_target.drop(), sftp_target.drop()
+    folder = sftp_target.root / "outbound" / "orders"
+    slow.upload("orders", "warmup.csv", b"w")
+    assert fast.exists("orders", "warmup.csv")  # connected already, so it strikes while the slow one writes
+
+    uploader, errors = _upload_in_background(slow, b"x" * BIG)
+    _wait_for_part_file(folder, uploader)
+    fast.upload("orders", "big.csv", b"the later copy")  # removes the slow upload's temporary file first
+    uploader.join(30)
+
+    assert len(errors) == 1
+    assert isinstance(errors[0], TransientError)
+    assert "another upload of the same name" in str(errors[0])
+    assert sorted(os.listdir(folder)) == ["big.csv", "warmup.csv"]
+    assert (folder / "big.csv").read_bytes() == b"the later copy"

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.warehouse import WarehouseDrop
 from adapters.warehouse_local import LocalWarehouseDrop
-from tasks.errors import IntegrationError, PermanentError
+from tasks.errors import IntegrationError, PermanentError, TransientError
 
 
 @dataclass
@@ -202,12 +202,59 @@ class WarehouseDropContract:
         assert not any(".part" in name for name in os.listdir(error))
         assert os.listdir(env.root / "inbound" / "shipments") == []
 
+    def test_exists_tells_a_complete_file_from_anything_else(self, env: DropEnv) -> None:
+        assert env.drop.exists("orders", "o.csv") is False  # not even the folder yet
+        env.drop.upload("orders", "o.csv", b"o")
+        (env.root / "outbound" / "orders" / "dir.csv").mkdir()
+        (env.root / "outbound" / "orders" / "p.csv.part-0123abcd").write_bytes(b"half")
+
+        assert env.drop.exists("orders", "o.csv") is True
+        assert env.drop.exists("orders", "O.CSV") is False
+        assert env.drop.exists("orders", "p.csv") is False
+        assert env.drop.exists("orders", "dir.csv") is False
+        assert env.drop.exists("shipments", "o.csv") is False
+
+    def test_upload_removes_what_a_killed_upload_of_the_same_name_left(self, env: DropEnv) -> None:
+        folder = env.root / "outbound" / "orders"
+        killed = ["orders-7.csv.part-" + "a" * 32, "orders-7.csv.part-b"]
+        others = ["orders-7.csv.bak.part-c", "orders-70.csv.part-d", "other.csv.part-e", "orders-7.csv.partial"]
+        for name in killed + others:
+            env.inbound(name, b"Jane Doe, 1 Main St", folder="outbound/orders")
+
+        env.drop.upload("orders", "orders-7.csv", b"fresh")
+
+        assert sorted(os.listdir(folder)) == sorted(["orders-7.csv", *others])
+        assert (folder / "orders-7.csv").read_bytes() == b"fresh"
+
+    def test_remove_stale_parts_deletes_only_old_temporary_files(self, env: DropEnv) -> None:
+        folder = env.root / "outbound" / "orders"
+        old = time.time() - 7200
+        for name in ("a.csv.part-1", "b.csv.part-" + "f" * 32):
+            env.inbound(name, b"Jane Doe, 1 Main St", mtime=old, folder="outbound/orders")
+        env.inbound("old.csv", b"kept", mtime=old, folder="outbound/orders")
+        env.inbound("old.csv.partial", b"not ours", mtime=old, folder="outbound/orders")
+        env.inbound("c.csv.part-2", b"still being written", folder="outbound/orders")
+        (folder / "d.csv.part-3").mkdir()
+        os.utime(folder / "d.csv.part-3", (old, old))
+
+        removed = env.drop.remove_stale_parts("orders")
+
+        assert removed == ["a.csv.part-1", "b.csv.part-" + "f" * 32]
+        assert sorted(os.listdir(folder)) == ["c.csv.part-2", "d.csv.part-3", "old.csv", "old.csv.partial"]
+        assert env.drop.remove_stale_parts("orders", older_than_seconds=3600) == []
+        assert env.drop.remove_stale_parts("orders", older_than_seconds=-60) == ["c.csv.part-2"]
+
+    def test_remove_stale_parts_of_a_missing_folder_is_empty(self, env: DropEnv) -> None:
+        assert env.drop.remove_stale_parts("orders") == []
+
     @pytest.mark.parametrize("name", ["../escape.csv", "a/b.csv", "", ".."])
     def test_names_that_leave_the_folder_are_refused(self, env: DropEnv, name: str) -> None:
         with pytest.raises(PermanentError):
             env.drop.upload("orders", name, b"x")
         with pytest.raises(PermanentError):
             env.drop.download("shipments", name)
+        with pytest.raises(PermanentError):
+            env.drop.exists("orders", name)
         assert not (env.root.parent / "escape.csv").exists()
 
 
@@ -227,3 +274,31 @@ class TestLocalWarehouseDrop(WarehouseDropContract):
         env.inbound("orders.csv.part-0123abcd", b"half a fi")
 
         assert env.drop.list_new("shipments") == []
+
+    def test_exists_maps_a_failed_look_to_our_errors(self, env: DropEnv) -> None:
+        env.root.mkdir(parents=True)
+        (env.root / "outbound").write_bytes(b"a file where the folder should be")
+
+        with pytest.raises(PermanentError) as caught:
+            env.drop.exists("orders", "o.csv")
+        assert caught.value.subject == "orders/o.csv"
+
+    def test_an_upload_whose_temporary_file_another_upload_removed_is_transient(
+        self, env: DropEnv, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real_replace = os.replace
+
+        def replace_after_a_rival_cleaned_up(source: Path, target: Path) -> None:
+            rival = env.another()
+            monkeypatch.setattr(os, "replace", real_replace)
+            rival.upload("orders", "same.csv", b"the rival's copy")  # removes our temporary file first
+            real_replace(source, target)
+
+        monkeypatch.setattr(os, "replace", replace_after_a_rival_cleaned_up)
+        with pytest.raises(TransientError, match="another upload of the same name") as caught:
+            env.drop.upload("orders", "same.csv", b"ours")
+
+        folder = env.root / "outbound" / "orders"
+        assert caught.value.subject == "orders/same.csv"
+        assert os.listdir(folder) == ["same.csv"]
+        assert (folder / "same.csv").read_bytes() == b"the rival's copy"
