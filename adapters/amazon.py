@@ -24,6 +24,7 @@ from adapters.amazon_http import (
     TransactionsClient,
     guard_sp_api_logging,
     lwa_client_class,
+    resendable,
 )
 from adapters.amazon_json import (
     iso_utc,
@@ -38,7 +39,7 @@ from adapters.amazon_json import (
 )
 from adapters.amazon_pacing import RetryPolicy, TokenBucket
 from tasks.config import Account
-from tasks.errors import ConfigError, DataError, PermanentError, TransientError
+from tasks.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError
 from tasks.models import (
     InventoryUpdate,
     OrderAcknowledgement,
@@ -64,7 +65,10 @@ class VendorApi(Protocol):
         next_token: str | None = None,
         limit: int = 100,
     ) -> OrderPage:
-        """One page of getOrders (2021-12-28, details and PII included)."""
+        """One page of getOrders (2021-12-28, details and PII included).
+
+        Orders that could not be read are in `rejected`; a returned next_token never equals the one sent.
+        """
         ...
 
     def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
@@ -72,7 +76,10 @@ class VendorApi(Protocol):
         ...
 
     def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
-        """submitAcknowledgement for many orders at once; returns the transaction id."""
+        """submitAcknowledgement for many orders at once; returns the transaction id.
+
+        Writes raise OutcomeUnknownError when Amazon may have applied them without a readable answer.
+        """
         ...
 
     def submit_shipment_confirmations(self, confirmations: Sequence[ShipmentConfirmation]) -> str:
@@ -134,20 +141,12 @@ OPERATIONS = (
 )
 
 
-@dataclass(frozen=True)
-class OrdersPageRead:
-    """One page of getOrders: the page itself and a DataError per order that could not be read."""
-
-    page: OrderPage
-    problems: tuple[DataError, ...] = ()
-
-
 class SpApiVendorApi:
     """VendorApi through python-amazon-sp-api: paced, retried, thread-safe, errors mapped to tasks.errors.
 
-    A malformed order does not sink its page: `read_orders_page` returns the good orders with one DataError
-    per bad order; `fetch_orders_page` (the Protocol method) returns the good orders, logs the bad order
-    numbers and keeps the DataErrors in `last_page_problems` (per thread).
+    Reads are retried on every transient failure. Writes are resent only when Amazon provably did not apply
+    them (429/500/502/503/504, or no connection made); otherwise they raise OutcomeUnknownError, never resent.
+    A malformed order does not sink its page: it comes back in `OrderPage.rejected`.
     """
 
     def __init__(
@@ -226,7 +225,6 @@ class SpApiVendorApi:
         self._rdt_lock = threading.Lock()
         self._rdt: str | None = None
         self._rdt_expires_at = 0.0
-        self._local = threading.local()
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -247,20 +245,15 @@ class SpApiVendorApi:
 
     # ---------------------------------------------------------------- orders
 
-    @property
-    def last_page_problems(self) -> tuple[DataError, ...]:
-        """DataErrors of the last page this thread fetched with fetch_orders_page."""
-        return getattr(self._local, "problems", ())
-
-    def read_orders_page(
+    def fetch_orders_page(
         self,
         window: TimeWindow,
         *,
         ship_from_party_id: str | None = None,
         next_token: str | None = None,
         limit: int = 100,
-    ) -> OrdersPageRead:
-        """One page of getOrders with the problems of its malformed orders."""
+    ) -> OrderPage:
+        """One page of getOrders (2021-12-28, details and PII included), unreadable orders in `rejected`."""
         if not 1 <= limit <= 100:
             raise PermanentError(f"getOrders limit must be between 1 and 100, got {limit}")
         params: dict[str, object] = {
@@ -276,7 +269,7 @@ class SpApiVendorApi:
             params["nextToken"] = next_token  # exactly as Amazon sent it; httpx URL-encodes it
         answer = self._call("getOrders", lambda: self._orders_read.get_orders(**params), restricted=True)
         try:
-            orders, problems, token = parse_orders_page(answer.body)
+            orders, rejected, token = parse_orders_page(answer.body)
         except ValueError as exc:
             raise PermanentError(
                 f"getOrders answered with an unexpected body: {exc}",
@@ -284,28 +277,23 @@ class SpApiVendorApi:
                 request_id=answer.request_id,
                 status=answer.status,
             ) from exc
-        if problems:
+        if next_token and token == next_token:
+            # Following it would ask for this page again, forever.
+            raise PermanentError(
+                f"Amazon returned the same nextToken twice for getOrders {window.label()}; stopping instead of looping",
+                code="PaginationLoop",
+                request_id=answer.request_id,
+                status=answer.status,
+            )
+        if rejected:
             log.warning(
-                "getOrders %s: %d malformed order(s) skipped: %s (request-id %s)",
+                "getOrders %s: %d malformed order(s) rejected: %s (request-id %s)",
                 window.label(),
-                len(problems),
-                ", ".join(problem.subject or "(no number)" for problem in problems),
+                len(rejected),
+                ", ".join(order.purchase_order_number or "(no number)" for order in rejected),
                 answer.request_id,
             )
-        return OrdersPageRead(OrderPage(orders, token), problems)
-
-    def fetch_orders_page(
-        self,
-        window: TimeWindow,
-        *,
-        ship_from_party_id: str | None = None,
-        next_token: str | None = None,
-        limit: int = 100,
-    ) -> OrderPage:
-        """One page of getOrders (2021-12-28, details and PII included)."""
-        read = self.read_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit)
-        self._local.problems = read.problems
-        return read.page
+        return OrderPage(orders, token, rejected)
 
     def iter_orders(
         self, window: TimeWindow, ship_from_party_id: str | None = None, *, limit: int = 100
@@ -341,7 +329,9 @@ class SpApiVendorApi:
             raise PermanentError("submitAcknowledgement needs at least one acknowledgement")
         body = [to_acknowledgement_json(ack) for ack in acknowledgements]
         answer = self._call(
-            "submitAcknowledgement", lambda: self._orders.submit_acknowledgement(orderAcknowledgements=body)
+            "submitAcknowledgement",
+            lambda: self._orders.submit_acknowledgement(orderAcknowledgements=body),
+            write=True,
         )
         return self._transaction_id("submitAcknowledgement", answer)
 
@@ -353,6 +343,7 @@ class SpApiVendorApi:
         answer = self._call(
             "submitShipmentConfirmations",
             lambda: self._shipping.submit_shipment_confirmations(shipmentConfirmations=body),
+            write=True,
         )
         return self._transaction_id("submitShipmentConfirmations", answer)
 
@@ -362,6 +353,7 @@ class SpApiVendorApi:
         answer = self._call(
             "submitInventoryUpdate",
             lambda: self._inventory.submit_inventory_update(update.warehouse_id, inventory=inventory),
+            write=True,
         )
         return self._transaction_id("submitInventoryUpdate", answer)
 
@@ -377,8 +369,9 @@ class SpApiVendorApi:
         try:
             return parse_transaction_id(answer.body)
         except ValueError as exc:
-            raise PermanentError(
-                f"{operation} answered HTTP {answer.status} without a transaction id",
+            # Amazon accepted the write: resending it could apply it twice.
+            raise OutcomeUnknownError(
+                f"{operation} answered HTTP {answer.status} without a transaction id; it may have been applied",
                 code="MalformedResponse",
                 request_id=answer.request_id,
                 status=answer.status,
@@ -422,8 +415,13 @@ class SpApiVendorApi:
         *,
         restricted: bool = False,
         bucket: TokenBucket | None = None,
+        write: bool = False,
     ) -> AmazonAnswer:
-        """Send one request: paced by the operation's bucket, token renewed once on 403, transient errors retried."""
+        """Send one request: paced by the operation's bucket, token renewed once on 403, transient errors retried.
+
+        A write is resent only when Amazon provably did not apply it; any other transient failure after it was
+        sent (timeout, dropped connection, a 2xx without a body) raises OutcomeUnknownError.
+        """
         bucket = bucket or self._buckets[operation]
         started = self._clock()
         retries = 0
@@ -459,6 +457,14 @@ class SpApiVendorApi:
             except TransientError as exc:
                 if restricted and not sending:
                     raise  # minting the RDT already spent its own retries
+                if write and sending and not resendable(exc):
+                    raise OutcomeUnknownError(
+                        f"{operation} was sent but its outcome is unknown, so it is not resent "
+                        f"(attempt {retries + 1}, {self._clock() - started:.1f}s): {exc.message}",
+                        code=exc.code,
+                        request_id=exc.request_id,
+                        status=exc.status,
+                    ) from exc
                 retries += 1
                 delay = self._retry.delay(retries)
                 if retries >= self._retry.max_attempts or self._clock() - started + delay > self._retry.max_total:

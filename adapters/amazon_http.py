@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL, not a secret
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Answers that prove Amazon did not apply a write: throttled, or a 5xx that means "try again".
+RESENDABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,15 @@ class TokenRejected(PermanentError):
     """Amazon refused the access token or RDT (403/401 about the token); worth one renewal, then permanent."""
 
 
+class RequestNotSent(TransientError):
+    """No connection could be made (or tokens could not be had), so the request never reached Amazon."""
+
+
+def resendable(exc: TransientError) -> bool:
+    """Whether Amazon provably did not apply the request that failed with `exc`, so a write may be sent again."""
+    return isinstance(exc, RequestNotSent) or exc.status in RESENDABLE_STATUSES
+
+
 def failure_for(
     status: int,
     body: Any,
@@ -59,9 +70,8 @@ def failure_for(
     """Map a non-2xx SP-API answer to our error tree; the HTTP status decides, the body only explains."""
     errors = parse_error_details(body)
     first = errors[0] if errors else None
+    # `details` is free text that may echo the payload (names, addresses): it stays out of the message.
     explanation = f"{first.code}: {first.message}" if first else "no error body"
-    if first and first.details:
-        explanation += f" ({first.details})"
     message = f"Amazon answered HTTP {status} to {what}: {explanation}"
     code = first.code if first else None
     if status in TRANSIENT_STATUSES or status >= 500:
@@ -101,12 +111,26 @@ class _VdfClient:
         # VDF takes no marketplace ids; production rejects the injected body keys (sp_api issue #226).
         kwargs["add_marketplace"] = False
         try:
+            # Tokens first, outside the send: a token failure here means nothing went to Amazon.
+            kwargs["headers"] = kwargs.get("headers") or self.headers
+        except TransientError as exc:
+            raise RequestNotSent(exc.message, code=exc.code, request_id=exc.request_id, status=exc.status) from exc
+        try:
             return super()._request(path, **kwargs)  # type: ignore[misc]
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise RequestNotSent(
+                f"could not connect to Amazon for {_described(exc, path)} ({type(exc).__name__})",
+                code="ConnectFailed",
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise TransientError(f"Amazon did not answer in time ({type(exc).__name__})", code="Timeout") from exc
+            # Read or write timeout: the request (or part of it) left; Amazon may have applied it.
+            raise TransientError(
+                f"Amazon did not answer {_described(exc, path)} in time ({type(exc).__name__})", code="Timeout"
+            ) from exc
         except httpx.TransportError as exc:
             raise TransientError(
-                f"the connection to Amazon failed ({type(exc).__name__})", code="ConnectionError"
+                f"the connection to Amazon failed during {_described(exc, path)} ({type(exc).__name__})",
+                code="ConnectionError",
             ) from exc
 
     def _check_response(self, res: httpx.Response, *_: Any, **__: Any) -> AmazonAnswer:
@@ -133,6 +157,15 @@ class _VdfClient:
         """Send through a caller's httpx client (tests: MockTransport), closing the one sp_api built."""
         self._transport.close()
         self._transport = HttpxTransport(client=client)
+
+
+def _described(exc: httpx.TransportError, path: str) -> str:
+    """The method and path of the failed request; paths carry identifiers (order numbers, warehouses), never bodies."""
+    try:
+        request = exc.request
+    except RuntimeError:  # httpx raises when the exception was built without its request
+        return path
+    return f"{request.method} {request.url.path}"
 
 
 class OrdersClient(_VdfClient, VendorDirectFulfillmentOrdersV20211228):

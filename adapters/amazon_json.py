@@ -18,6 +18,7 @@ from tasks.models import (
     OrderLine,
     Package,
     PurchaseOrder,
+    RejectedOrder,
     ShipmentConfirmation,
     ShippedItem,
     TransactionState,
@@ -183,19 +184,22 @@ def _status(value: Any) -> AmazonOrderStatus | None:
         raise _Missing("orderDetails.orderStatus") from None
 
 
-def parse_order(raw: Any) -> PurchaseOrder:
-    """One `Order` object -> PurchaseOrder; DataError names the order and the field, never a value."""
+def _order_number(raw: Any) -> str | None:
     number = raw.get("purchaseOrderNumber") if isinstance(raw, Mapping) else None
-    subject = str(number) if isinstance(number, str | int) and str(number) else None
+    return str(number) if isinstance(number, str | int) and str(number) else None
+
+
+def _read_order(raw: Any, number: str | None) -> PurchaseOrder:
+    """Raises _Missing with the field's full path from the order root."""
     try:
-        if subject is None:
+        if number is None:
             raise _Missing("purchaseOrderNumber")
         details = _get(raw, "orderDetails")
         items = _get(details, "items")
         if not isinstance(items, list) or not items:
             raise _Missing("orderDetails.items")
         return PurchaseOrder(
-            purchase_order_number=subject,
+            purchase_order_number=number,
             customer_order_number=_text(details, "customerOrderNumber") or "",
             order_date=_when(details, "orderDate") or datetime.min,
             selling_party_id=_text(details, "sellingParty.partyId") or "",
@@ -212,30 +216,42 @@ def parse_order(raw: Any) -> PurchaseOrder:
             ship_to=_address(_get(details, "shipToParty")),
         )
     except _Missing as missing:
-        path = missing.path if missing.path.startswith(("purchaseOrderNumber", "orderDetails")) else (
-            f"orderDetails.{missing.path}"
-        )
+        if missing.path.startswith(("purchaseOrderNumber", "orderDetails")):
+            raise
+        raise _Missing(f"orderDetails.{missing.path}") from None
+
+
+def parse_order(raw: Any) -> PurchaseOrder:
+    """One `Order` object -> PurchaseOrder; DataError names the order and the field, never a value."""
+    number = _order_number(raw)
+    try:
+        return _read_order(raw, number)
+    except _Missing as missing:
         raise DataError(
-            f"Amazon sent an order with a missing or malformed field {path}",
+            f"Amazon sent an order with a missing or malformed field {missing.path}",
             code="MalformedOrder",
-            subject=subject,
+            subject=number,
         ) from None
 
 
-def parse_orders_page(body: Any) -> tuple[tuple[PurchaseOrder, ...], tuple[DataError, ...], str | None]:
-    """An `OrderList` -> (good orders, one DataError per bad order, next token or None)."""
+def parse_orders_page(body: Any) -> tuple[tuple[PurchaseOrder, ...], tuple[RejectedOrder, ...], str | None]:
+    """An `OrderList` -> (good orders, the orders that could not be read, next token or None).
+
+    A rejected order without a purchase order number gets "" as its number.
+    """
     if not isinstance(body, Mapping) or not isinstance(body.get("orders", []), list):
         raise ValueError("getOrders answered without an orders list")
     orders: list[PurchaseOrder] = []
-    problems: list[DataError] = []
+    rejected: list[RejectedOrder] = []
     for raw in body.get("orders") or []:
+        number = _order_number(raw)
         try:
-            orders.append(parse_order(raw))
-        except DataError as problem:
-            problems.append(problem)
+            orders.append(_read_order(raw, number))
+        except _Missing as missing:
+            rejected.append(RejectedOrder(number or "", f"missing or malformed field {missing.path}"))
     pagination = body.get("pagination")
     token = pagination.get("nextToken") if isinstance(pagination, Mapping) else None
-    return tuple(orders), tuple(problems), (str(token) if token else None)
+    return tuple(orders), tuple(rejected), (str(token) if token else None)
 
 
 # ---------------------------------------------------------------- writes (domain -> Amazon)

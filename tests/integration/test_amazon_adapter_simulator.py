@@ -13,7 +13,7 @@ import pytest
 from adapters.amazon import ORDERS_PATH, AmazonAccess, SpApiVendorApi
 from adapters.amazon_pacing import RetryPolicy
 from adapters.simulator import SimulatorConfig, start_simulator
-from tasks.errors import PermanentError
+from tasks.errors import OutcomeUnknownError, PermanentError, is_transient
 from tasks.models import (
     AcknowledgementLine,
     InventoryItem,
@@ -122,7 +122,7 @@ def test_orders_across_five_pages(sim: Any, make_api: Callable[..., SpApiVendorA
     assert len(numbers) == len(set(numbers)) == 450
     assert set(numbers) == created
     assert all(order.ship_to is not None for page in pages for order in page.orders)  # the RDT unlocked PII
-    assert api.last_page_problems == ()
+    assert all(page.rejected == () for page in pages)
     assert _count(sim, "getOrders") == 5
     assert _count(sim, "createRestrictedDataToken") == 1
 
@@ -185,6 +185,39 @@ def test_slow_answers_time_out_and_are_retried(sim: Any, make_api: Callable[...,
 
     assert {o.purchase_order_number for o in orders} == {number}
     assert _count(sim, "getOrder") > 5  # some answers came too late and were asked again
+
+
+def test_an_acknowledgement_answered_too_late_is_not_sent_again(
+    sim: Any, make_api: Callable[..., SpApiVendorApi]
+) -> None:
+    (number,) = sim.create_orders(1, created_at=CREATED)
+    api = make_api(access_timeout=0.5)
+    ack = _full_accept(api.fetch_order(number))
+    sim.set_faults(slow_rate=1.0, slow_seconds=1.0)  # the simulator applies the request, then answers late
+
+    with pytest.raises(OutcomeUnknownError, match="submitAcknowledgement") as caught:
+        api.submit_acknowledgements([ack])
+
+    assert not is_transient(caught.value)
+    assert _count(sim, "submitAcknowledgement") == 1
+    assert len(sim.acknowledgements()[number]) == 1  # applied once: resending would have applied it again
+
+
+def test_an_acknowledgement_whose_connection_drops_is_not_sent_again(
+    sim: Any, make_api: Callable[..., SpApiVendorApi]
+) -> None:
+    (number,) = sim.create_orders(1, created_at=CREATED)
+    api = make_api()
+    ack = _full_accept(api.fetch_order(number))
+    sim.set_faults(drop_rate=1.0)
+
+    with pytest.raises(OutcomeUnknownError, match="submitAcknowledgement"):
+        api.submit_acknowledgements([ack])
+
+    assert [entry["status"] for entry in sim.requests(operation="submitAcknowledgement")] == [0]
+    # The simulator drops before it applies the body, so nothing was applied; the adapter cannot know that
+    # (real Amazon may drop after applying), which is exactly why it reports the outcome as unknown.
+    assert sim.acknowledgements().get(number, []) == []
 
 
 def test_expired_access_token_and_rdt_are_renewed_once(sim: Any, make_api: Callable[..., SpApiVendorApi]) -> None:

@@ -15,17 +15,22 @@ import pytest
 from adapters.amazon import ORDERS_PATH, SpApiVendorApi, vendor_api_for
 from adapters.amazon_pacing import RetryPolicy
 from tasks.config import Account
-from tasks.errors import ConfigError, PermanentError, TransientError
+from tasks.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError, is_transient
 from tasks.models import (
     AcknowledgementLine,
     InventoryItem,
     InventoryUpdate,
     OrderAcknowledgement,
+    Package,
+    RejectedOrder,
+    ShipmentConfirmation,
+    ShippedItem,
     TimeWindow,
     TransactionState,
 )
 from tests.support.amazon_fixtures import (
     ACKS,
+    CONFIRMATIONS,
     INVENTORY,
     LWA,
     ORDERS,
@@ -123,9 +128,28 @@ def test_malformed_order_does_not_sink_the_page(
         page = api.fetch_orders_page(WINDOW)
 
     assert [o.purchase_order_number for o in page.orders] == ["PO1", "PO3"]
-    assert [p.subject for p in api.last_page_problems] == ["PO2"]
+    reason = "missing or malformed field orderDetails.shipmentDetails.shipMethod"
+    assert page.rejected == (RejectedOrder("PO2", reason),)
     assert "PO2" in caplog.text
     assert "Secretname" not in caplog.text and "Private Lane" not in caplog.text
+
+
+def test_a_page_that_repeats_the_token_it_was_asked_with_stops_pagination(
+    fake_amazon: FakeAmazon, make_fake_vendor_api: Make
+) -> None:
+    first = json_reply(200, {"orders": [amazon_order_json("PO1")], "pagination": {"nextToken": "T1"}})
+    again = json_reply(
+        200, {"orders": [amazon_order_json("PO2")], "pagination": {"nextToken": "T1"}}, request_id="rq-2"
+    )
+    fake_amazon.script("GET", ORDERS, first, again)
+    api = make_fake_vendor_api()
+
+    pages = api.iter_orders(WINDOW)
+    assert next(pages).next_token == "T1"
+    with pytest.raises(PermanentError, match="same nextToken twice") as caught:
+        next(pages)
+    assert (caught.value.code, caught.value.request_id) == ("PaginationLoop", "rq-2")
+    assert len(fake_amazon.sent("GET", ORDERS)) == 2
 
 
 def test_rdt_is_reused_then_reminted_before_expiry(
@@ -253,6 +277,12 @@ def test_cold_token_cache_under_threads_makes_one_lwa_call(fake_amazon: FakeAmaz
     assert fake_amazon.lwa_count == 1
 
 
+def _confirmation() -> ShipmentConfirmation:
+    item = ShippedItem("00001", 2, vendor_product_identifier="SKU-1")
+    package = Package("BOX1", "1Z999", 1.5, "KG", (item,), ship_method="UPS_GR_RES", scac="UPSN")
+    return ShipmentConfirmation("PO1", datetime(2026, 1, 6, 15, 30, tzinfo=UTC), "VENDOR1", "WH01", (item,), (package,))
+
+
 @pytest.mark.parametrize(
     "first",
     [
@@ -313,7 +343,11 @@ def test_retries_stop_when_the_time_budget_is_spent(
 def test_rejections_are_permanent_with_code_message_and_request_id(
     fake_amazon: FakeAmazon, make_fake_vendor_api: Make, status: int
 ) -> None:
-    error = {"code": "InvalidInput", "message": "The content of element 'sellingParty' is not complete."}
+    error = {
+        "code": "InvalidInput",
+        "message": "The content of element 'sellingParty' is not complete.",
+        "details": "shipToParty: Jane Secretname, 1 Private Lane",  # free text can echo the payload
+    }
     fake_amazon.script("POST", ACKS, json_reply(status, {"errors": [error]}, request_id="rq-400"))
     api = make_fake_vendor_api()
 
@@ -321,18 +355,134 @@ def test_rejections_are_permanent_with_code_message_and_request_id(
         api.submit_acknowledgements([_ack()])
     assert (caught.value.status, caught.value.code, caught.value.request_id) == (status, "InvalidInput", "rq-400")
     assert "sellingParty" in str(caught.value)
+    assert "Secretname" not in str(caught.value) and "Private Lane" not in str(caught.value)
+    assert "Secretname" not in caught.value.message
     assert len(fake_amazon.sent("POST", ACKS)) == 1
     assert not any(secret in str(caught.value) for secret in SECRETS)
 
 
 def test_a_2xx_without_json_is_not_taken_for_success(fake_amazon: FakeAmazon, make_fake_vendor_api: Make) -> None:
-    fake_amazon.script("POST", ACKS, json_reply(202, text="<html>ok</html>"))
+    fake_amazon.script("GET", TRANSACTIONS, json_reply(200, text="<html>ok</html>"))
     api = make_fake_vendor_api(retry=RetryPolicy(max_attempts=2, base_delay=0.01))
     with pytest.raises(TransientError, match="without a JSON body"):
+        api.fetch_transaction_status("T")
+    assert len(fake_amazon.sent("GET", TRANSACTIONS)) == 2  # a read may be asked again
+
+
+def test_a_write_accepted_without_a_readable_answer_is_not_resent(
+    fake_amazon: FakeAmazon, make_fake_vendor_api: Make
+) -> None:
+    fake_amazon.script("POST", ACKS, json_reply(202, text="<html>ok</html>"))
+    api = make_fake_vendor_api()
+    with pytest.raises(OutcomeUnknownError, match="without a JSON body") as caught:
         api.submit_acknowledgements([_ack()])
+    assert caught.value.status == 202
     fake_amazon.script("POST", ACKS, json_reply(202, {"unexpected": True}))
-    with pytest.raises(PermanentError, match="without a transaction id"):
+    with pytest.raises(OutcomeUnknownError, match="without a transaction id"):
         api.submit_acknowledgements([_ack()])
+    assert len(fake_amazon.sent("POST", ACKS)) == 2  # one per call, none resent
+
+
+_ACCEPTED = json_reply(202, {"payload": {"transactionId": "T-W"}})
+
+
+def _write(api: SpApiVendorApi, operation: str) -> str:
+    if operation == "submitAcknowledgement":
+        return api.submit_acknowledgements([_ack()])
+    if operation == "submitShipmentConfirmations":
+        return api.submit_shipment_confirmations([_confirmation()])
+    return api.submit_inventory_update(InventoryUpdate("VENDOR1", "WH01", (InventoryItem("SKU-1", 5),)))
+
+
+_WRITE_PATHS = {
+    "submitAcknowledgement": ACKS,
+    "submitShipmentConfirmations": CONFIRMATIONS,
+    "submitInventoryUpdate": INVENTORY,
+}
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        json_reply(429),
+        json_reply(500, {"errors": [{"code": "InternalFailure", "message": "retry"}]}),
+        json_reply(502, text="<html>Bad Gateway</html>"),
+        json_reply(503),
+        json_reply(504, text="<html>Gateway Timeout</html>"),
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("no SYN-ACK"),
+        httpx.PoolTimeout("no free connection"),
+    ],
+    ids=["429", "500", "502", "503", "504", "connect-refused", "connect-timeout", "pool-timeout"],
+)
+def test_a_write_amazon_provably_did_not_apply_is_resent(
+    fake_amazon: FakeAmazon, make_fake_vendor_api: Make, first: httpx.Response | Exception
+) -> None:
+    fake_amazon.script("POST", ACKS, first, _ACCEPTED)
+    api = make_fake_vendor_api()
+
+    assert api.submit_acknowledgements([_ack()]) == "T-W"
+    assert len(fake_amazon.sent("POST", ACKS)) == 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        httpx.ReadTimeout("timed out"),
+        httpx.WriteTimeout("timed out"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("connection reset by peer"),
+        httpx.WriteError("broken pipe"),
+        json_reply(408),
+    ],
+    ids=["read-timeout", "write-timeout", "dropped", "read-error", "write-error", "408"],
+)
+def test_a_write_that_may_have_been_applied_is_never_resent(
+    fake_amazon: FakeAmazon, make_fake_vendor_api: Make, first: httpx.Response | Exception
+) -> None:
+    fake_amazon.script("POST", ACKS, first, _ACCEPTED)
+    api = make_fake_vendor_api()
+
+    with pytest.raises(OutcomeUnknownError) as caught:
+        api.submit_acknowledgements([_ack()])
+    (sent,) = fake_amazon.sent("POST", ACKS)
+    assert sent.content  # the body did leave
+    assert not is_transient(caught.value)  # neither the adapter nor Prefect may resend it
+    assert "submitAcknowledgement" in str(caught.value)
+    if isinstance(first, Exception):
+        assert f"POST {ACKS}" in str(caught.value) and type(first).__name__ in str(caught.value)
+    assert not any(value in str(caught.value) for value in ("V-PO1", "SKU-1"))  # nothing of the body
+
+
+@pytest.mark.parametrize("operation", ["submitShipmentConfirmations", "submitInventoryUpdate"])
+def test_every_write_follows_the_resend_rule(
+    fake_amazon: FakeAmazon, make_fake_vendor_api: Make, operation: str
+) -> None:
+    path = _WRITE_PATHS[operation]
+    api = make_fake_vendor_api()
+
+    fake_amazon.script("POST", path, httpx.ReadTimeout("timed out"), _ACCEPTED)
+    with pytest.raises(OutcomeUnknownError, match=operation):
+        _write(api, operation)
+    assert len(fake_amazon.sent("POST", path)) == 1
+
+    fake_amazon.script("POST", path, json_reply(503), _ACCEPTED)
+    assert _write(api, operation) == "T-W"
+    assert len(fake_amazon.sent("POST", path)) == 3
+
+
+def test_a_write_whose_token_could_not_be_had_is_retried(fake_amazon: FakeAmazon, make_fake_vendor_api: Make) -> None:
+    fake_amazon.script(
+        "POST",
+        LWA,
+        httpx.ReadTimeout("LWA is slow"),
+        json_reply(200, {"access_token": "Atza|late", "expires_in": 3600}),
+    )
+    fake_amazon.script("POST", ACKS, _ACCEPTED)
+    api = make_fake_vendor_api()
+
+    assert api.submit_acknowledgements([_ack()]) == "T-W"
+    assert [r.headers["x-amz-access-token"] for r in fake_amazon.sent("POST", ACKS)] == ["Atza|late"]
 
 
 def test_lwa_refusal_is_permanent_and_names_no_secret(fake_amazon: FakeAmazon, make_fake_vendor_api: Make) -> None:

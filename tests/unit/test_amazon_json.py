@@ -25,6 +25,7 @@ from tasks.models import (
     InventoryUpdate,
     OrderAcknowledgement,
     Package,
+    RejectedOrder,
     ShipmentConfirmation,
     ShippedItem,
     TransactionState,
@@ -118,11 +119,21 @@ def test_page_keeps_good_orders_and_reports_bad_ones() -> None:
         "orders": [amazon_order_json("PO1"), {"purchaseOrderNumber": "PO2"}, amazon_order_json("PO3"), {"x": 1}],
         "pagination": {"nextToken": "MDAwMDAwMDAwMQ=="},
     }
-    orders, problems, token = parse_orders_page(body)
+    orders, rejected, token = parse_orders_page(body)
     assert [o.purchase_order_number for o in orders] == ["PO1", "PO3"]
-    assert [p.subject for p in problems] == ["PO2", None]
+    assert rejected == (
+        RejectedOrder("PO2", "missing or malformed field orderDetails"),
+        RejectedOrder("", "missing or malformed field purchaseOrderNumber"),
+    )
     assert token == "MDAwMDAwMDAwMQ=="
     assert parse_orders_page({"orders": []}) == ((), (), None)
+
+
+def test_a_rejected_order_names_the_field_never_its_value() -> None:
+    broken = amazon_order_json("PO4", shipToParty={"name": "Jane Secretname", "city": "Seattle"})
+    _, rejected, _ = parse_orders_page({"orders": [broken]})
+    assert rejected == (RejectedOrder("PO4", "missing or malformed field orderDetails.shipToParty.addressLine1"),)
+    assert not any(secret in repr(rejected) for secret in PII)
 
 
 def _ack() -> OrderAcknowledgement:
