@@ -64,7 +64,7 @@ def test_two_runs_at_once_export_each_order_once(make_cycle, postgres_ledger_url
 @pytest.mark.postgres
 def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url, monkeypatch):
     """Even without Prefect's per-account limit (a misconfigured deployment), no order is sent twice."""
-    monkeypatch.setattr(download_module, "_account_lock", lambda _account: contextlib.nullcontext())
+    monkeypatch.setattr(download_module, "_account_lock", lambda _runtime, _account: contextlib.nullcontext())
     cycle = make_cycle(ledger_url=postgres_ledger_url, orders={"acknowledgement_settle_minutes": 10})
     created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
     states = _run_twice_at_once()
