@@ -89,23 +89,27 @@ def run_orders(
     except IntegrationError as exc:
         raise _fail(exc) from None
     names = [account] if account else [a.name for a in settings.accounts]
+    window = {"since": _parse_time(since, "--since"), "until": _parse_time(until, "--until")}
     from flows.download_orders import download_orders
+    from flows.runtime import close_runtimes
 
     failed = False
-    for name in names:
-        state = download_orders(
-            account=name,
-            warehouse=warehouse,
-            since=_parse_time(since, "--since"),
-            until=_parse_time(until, "--until"),
-            config=str(config) if config else None,
-            return_state=True,
-        )
-        if state.is_completed():
-            _print_rows(f"account {name}", state.result())
-        else:
-            failed = True
-            err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
+    try:
+        for name in names:
+            state = download_orders(
+                account=name,
+                warehouse=warehouse,
+                config=str(config) if config else None,
+                return_state=True,
+                **window,
+            )
+            if state.is_completed():
+                _print_rows(f"account {name}", state.result())
+            else:
+                failed = True
+                err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
+    finally:
+        close_runtimes()
     if failed:
         raise typer.Exit(1)
 

@@ -67,6 +67,10 @@ class Runtime:
                 if closer is not None:
                     closer()
             self._apis.clear()
+            closer = getattr(self._ledger, "close", None)
+            if closer is not None:
+                closer()
+            self._ledger = None
 
     @contextmanager
     def drop(self, account: Account, warehouse: Warehouse) -> Iterator[WarehouseDrop]:
@@ -92,6 +96,13 @@ def get_runtime(config_path: str | None = None) -> Runtime:
     if path not in _cache:
         _cache[path] = Runtime(load_config(path))
     return _cache[path]
+
+
+def close_runtimes() -> None:
+    """Close every runtime built from a configuration file in this process (end of a CLI command)."""
+    while _cache:
+        _, runtime = _cache.popitem()
+        runtime.close()
 
 
 @contextmanager

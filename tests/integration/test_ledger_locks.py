@@ -18,6 +18,7 @@ from tests.integration.test_ledger import ACCOUNT, order, states
 def test_account_lock_excludes_a_second_holder_until_released(ledger: SqlLedger):
     order_of_events: list[str] = []
     with ledger.account_lock(ACCOUNT):
+
         def other() -> None:
             with SqlLedger(str(ledger.url.render_as_string(hide_password=False))) as second:
                 with second.account_lock(ACCOUNT, timeout=10):
@@ -44,11 +45,15 @@ def test_account_lock_times_out_with_a_transient_error(ledger: SqlLedger):
 def test_account_lock_dies_with_its_process(ledger: SqlLedger):
     url = ledger.url.render_as_string(hide_password=False)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from adapters.ledger import SqlLedger\n"
-         f"l = SqlLedger({url!r})\n"
-         f"with l.account_lock({ACCOUNT!r}):\n    print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from adapters.ledger import SqlLedger\n"
+            f"l = SqlLedger({url!r})\n"
+            f"with l.account_lock({ACCOUNT!r}):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
