@@ -12,7 +12,6 @@ from tasks.models import (
     AmazonOrderStatus,
     LedgerOrder,
     OrderAcknowledgement,
-    OrderLine,
     PurchaseOrder,
     TimeWindow,
 )
@@ -156,20 +155,6 @@ def plan_acknowledgement_recovery(
         elif now - batch_time(order.ack_batch, default=now) >= settle:
             resubmit.append(po)
     return done, cancelled, resubmit
-
-
-def ledger_lines(order: PurchaseOrder) -> tuple[OrderLine, ...]:
-    """The lines as the ledger keeps them: ids and quantities only (no title, no gift message)."""
-    return tuple(
-        OrderLine(
-            item_sequence_number=line.item_sequence_number,
-            ordered_quantity=line.ordered_quantity,
-            buyer_product_identifier=line.buyer_product_identifier,
-            vendor_product_identifier=line.vendor_product_identifier,
-            unit_of_measure=line.unit_of_measure,
-        )
-        for line in order.lines
-    )
 
 
 def new_batch_id(now: datetime, run_tag: str) -> str:
