@@ -1,6 +1,7 @@
 """Benchmark: one download-orders flow run over 10,000 orders, against Amazon's rate-limit floor, with a time breakdown.
 
 Usage: .venv/bin/python bench/orders_flow.py [--orders 10000] [--repeats 3] [--ack-batch 100] [--profile 25]
+       [--quote-collections] [--latency 0.1]
 
 Each repeat starts a fresh in-process simulator (rate limits on), a fresh embedded SFTP server and a fresh SQLite
 ledger, creates the orders 45 minutes ago for WH01 (inside the first run's default window, 60..30 minutes ago),
