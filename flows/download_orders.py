@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
 from adapters.amazon import VendorApi
 from adapters.ledger import Ledger
@@ -148,24 +149,23 @@ def _process_warehouse(
     # apply: download page by page; each page is recorded, then its new orders acknowledged at once
     seen: dict[str, PurchaseOrder] = {}
     rejected: list[RejectedOrder] = []
+    pending: list[PurchaseOrder] = []
+    ack_batch = options.acknowledgement_batch
     for window in plan.windows:
         for page_orders in _pages(api, window, scope, options.page_size, rejected):
-            outcome = record_downloaded(ledger, account.name, page_orders)
+            outcome = record_downloaded(ledger, account.name, quote(page_orders))
             report.downloaded += len(page_orders)
             report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
             report.cancelled += len(outcome.cancelled)
             fresh = set(outcome.new) - set(outcome.cancelled)
             seen.update({o.purchase_order_number: o for o in page_orders})
-            _acknowledge(
-                api,
-                ledger,
-                account,
-                [o for o in page_orders if o.purchase_order_number in fresh],
-                report,
-                batch_size=options.acknowledgement_batch,
-                now=now,
-                run_tag=run_tag,
-            )
+            # acknowledgements are sent per `acknowledgement_batch` orders, not per page: fewer requests and tasks
+            pending.extend(o for o in page_orders if o.purchase_order_number in fresh)
+            if len(pending) >= options.acknowledgement_batch:
+                _acknowledge(api, ledger, account, pending, report, batch_size=ack_batch, now=now, run_tag=run_tag)
+                pending = []
+        _acknowledge(api, ledger, account, pending, report, batch_size=ack_batch, now=now, run_tag=run_tag)
+        pending = []
         if rejected:
             # the unreadable orders are not in the ledger: keep the watermark before them so each run retries
             report.problems.extend(
@@ -222,7 +222,7 @@ def _acknowledge(
     for batch in batches(list(orders), batch_size):
         batch_id = new_batch_id(datetime.now(UTC), run_tag)
         numbers = [o.purchase_order_number for o in batch]
-        claimed = set(mark_acknowledging(ledger, account.name, numbers, batch_id, from_batch))
+        claimed = set(mark_acknowledging(ledger, account.name, quote(numbers), batch_id, from_batch))
         chosen = [o for o in batch if o.purchase_order_number in claimed]
         if not chosen:
             continue
@@ -232,7 +232,7 @@ def _acknowledge(
         ]
         chosen_numbers = [o.purchase_order_number for o in chosen]
         try:
-            transaction_id = submit_acknowledgements(api, acks)
+            transaction_id = submit_acknowledgements(api, quote(acks))
         except OutcomeUnknownError as exc:
             # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
             report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
@@ -243,7 +243,7 @@ def _acknowledge(
             report.held += len(chosen)
             report.problems.append(f"Amazon refused an acknowledgement request for {len(chosen)} order(s): {exc}")
             continue
-        mark_acknowledged(ledger, account.name, chosen_numbers, transaction_id)
+        mark_acknowledged(ledger, account.name, quote(chosen_numbers), transaction_id)
         report.acknowledged += len(chosen)
         report.transactions.append(transaction_id)
 
@@ -268,9 +268,9 @@ def _recover_acknowledgements(
         stuck, statuses, now=now, settle=timedelta(minutes=account.orders.acknowledgement_settle_minutes)
     )
     if done:
-        mark_acknowledged(ledger, account.name, done, None)
+        mark_acknowledged(ledger, account.name, quote(done), None)
     if cancelled:
-        outcome = mark_cancelled(ledger, account.name, [current[po] for po in cancelled])
+        outcome = mark_cancelled(ledger, account.name, quote([current[po] for po in cancelled]))
         report.cancelled += len(outcome.cancelled)
     for po in {o.purchase_order_number for o in stuck} - set(current):
         mark_held(
@@ -313,7 +313,7 @@ def _refetch(api: VendorApi, ship_from: str, orders: Sequence[LedgerOrder]) -> d
             found.update({o.purchase_order_number: o for o in page_orders if o.purchase_order_number in wanted})
     missing = sorted(wanted - set(found))
     if missing:
-        found.update(fetch_orders_by_number(api, missing))
+        found.update(fetch_orders_by_number(api, quote(missing)))
     return found
 
 
@@ -386,12 +386,12 @@ def _export(
     details = _orders_with_details(api, ledger, account, [o.purchase_order_number for o in ready], seen, report, ready)
     cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
     if cancelled:
-        report.cancelled += len(mark_cancelled(ledger, account.name, cancelled).cancelled)
+        report.cancelled += len(mark_cancelled(ledger, account.name, quote(cancelled)).cancelled)
     exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
     if not exportable:
         return
     file_name = orders_file_name(account.name, warehouse.name, now, run_tag)
-    claimed = mark_exporting(ledger, account.name, exportable, file_name)
+    claimed = mark_exporting(ledger, account.name, quote(exportable), file_name)
     if not claimed:
         return
     claimed_set = set(claimed)
