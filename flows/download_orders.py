@@ -24,6 +24,7 @@ from tasks.errors import DataError, IntegrationError, OutcomeUnknownError, Perma
 from tasks.files import build_orders_file, orders_file_name
 from tasks.ledger import (
     load_orders,
+    load_state_counts,
     load_watermark,
     mark_acknowledged,
     mark_acknowledging,
@@ -65,6 +66,7 @@ class WarehouseReport:
     transactions: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # each fails the run: a person should look
     notes: list[str] = field(default_factory=list)
+    ledger_states: str = ""  # the account's orders per state in the ledger after the run
 
 
 def _flow_run_name() -> str:
@@ -105,6 +107,10 @@ def download_orders(
                 _process_warehouse(runtime, acct, target, report, now=now, since=since, until=until)
             except IntegrationError as exc:  # one warehouse failing must not stop the others
                 report.problems.append(f"{type(exc).__name__}: {exc}")
+    counts = load_state_counts(runtime.ledger, acct.name)
+    states = ", ".join(f"{state}={count}" for state, count in counts.items() if count)
+    for report in reports:
+        report.ledger_states = states
     summary = [_as_row(r) for r in reports]
     _publish_report(acct.name, reports)
     failed = [r for r in reports if r.problems]
@@ -427,6 +433,7 @@ def _as_row(report: WarehouseReport) -> dict[str, object]:
         "transactions": ", ".join(report.transactions[:20]) + (" …" if len(report.transactions) > 20 else ""),
         "problems": " / ".join(report.problems),
         "notes": " / ".join(report.notes),
+        "ledger_states": report.ledger_states,
     }
 
 

@@ -18,6 +18,12 @@ def load_orders(
     return ledger.load_orders(account, states, ship_from_party_id=ship_from_party_id)
 
 
+@side_effect_task(name="load-state-counts")
+def load_state_counts(ledger: Ledger, account: str) -> dict[OrderState, int]:
+    """Count an account's orders per state."""
+    return ledger.count_orders(account)
+
+
 @side_effect_task(name="load-watermark")
 def load_watermark(ledger: Ledger, account: str, scope: str) -> datetime | None:
     """Load how far orders are downloaded for an account and scope."""

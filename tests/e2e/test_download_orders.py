@@ -31,6 +31,7 @@ def test_orders_are_acknowledged_and_exported_once(make_cycle):
     created = cycle.sim.create_orders(250, ship_from_party_id="WH01", created_at=_created())
     rows = download_orders(account="acme")
     assert rows[0]["new"] == 250 and rows[0]["acknowledged"] == 250 and rows[0]["exported"] == 250
+    assert rows[0]["ledger_states"] == "exported=250"
 
     acks = cycle.acknowledgements_per_order()
     assert set(acks) == set(created) and set(acks.values()) == {1}
