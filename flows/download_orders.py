@@ -314,7 +314,7 @@ def _refetch(api: VendorApi, ship_from: str, orders: Sequence[LedgerOrder]) -> d
     """
     wanted = {o.purchase_order_number for o in orders}
     found: dict[str, PurchaseOrder] = {}
-    for window in plan_refetch_windows([o.order_date for o in orders]):
+    for window in plan_refetch_windows([o.order_date for o in orders], until=datetime.now(UTC)):
         for page_orders in _pages(api, window, ship_from, 100):
             found.update({o.purchase_order_number: o for o in page_orders if o.purchase_order_number in wanted})
     missing = sorted(wanted - set(found))
@@ -337,7 +337,13 @@ def _orders_with_details(
     fetched = _refetch(api, missing[0].ship_from_party_id, missing) if missing else {}
     for po in (o.purchase_order_number for o in missing):
         if po not in fetched:
-            mark_held(ledger, account.name, po, "Amazon no longer returns this order (404); it was not exported")
+            mark_held(
+                ledger,
+                account.name,
+                po,
+                "Amazon no longer returns this order (404); it was not exported by this run "
+                "(if it was being exported when a run crashed, check the warehouse's order files)",
+            )
             report.held += 1
     return {po: seen.get(po) or fetched[po] for po in numbers if po in seen or po in fetched}
 

@@ -173,12 +173,22 @@ def batch_time(batch: str | None, *, default: datetime) -> datetime:
 
 
 def plan_refetch_windows(
-    order_dates: Sequence[datetime], *, margin: timedelta = timedelta(seconds=1)
+    order_dates: Sequence[datetime],
+    *,
+    before: timedelta = timedelta(seconds=1),
+    after: timedelta = timedelta(hours=1),
+    until: datetime | None = None,
 ) -> list[TimeWindow]:
-    """Windows of at most 7 days that cover the given creation times, merging times close together."""
+    """Windows of at most 7 days that cover the given order dates, merging dates close together.
+
+    getOrders filters on when an order became available to the vendor, which can be a little after its
+    orderDate: the window reaches `after` past each date (an order still missed is fetched by number).
+    """
     windows: list[TimeWindow] = []
     for when in sorted(order_dates):
-        start, end = when - margin, when + margin
+        start, end = when - before, when + after
+        if until is not None:
+            end = max(min(end, until), when + before)
         if windows and end - windows[-1].start <= AMAZON_MAX_WINDOW and start <= windows[-1].end + timedelta(days=1):
             windows[-1] = TimeWindow(windows[-1].start, max(end, windows[-1].end))
         else:

@@ -148,3 +148,4 @@ def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
     assert all(any(w.start <= t < w.end for w in windows) for t in times)
     assert len(windows) == 3
     assert plan_refetch_windows([]) == []
+    assert max(w.end for w in plan_refetch_windows(times, until=NOW)) <= NOW + timedelta(seconds=1)
