@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,26 +154,32 @@ def _process_warehouse(
     if plan.clamped:
         report.problems.append("the watermark is older than the 6 months Amazon keeps: orders before that are not seen")
 
-    # apply: download page by page; each page is recorded, then its new orders acknowledged at once
+    # apply: download page by page; each page is recorded, then its new orders acknowledged in batches
+    # on a second thread, while the next pages download
     seen: dict[str, PurchaseOrder] = {}
     rejected: list[RejectedOrder] = []
     pending: list[PurchaseOrder] = []
     ack_batch = options.acknowledgement_batch
+
+    def acknowledge_now(batch: list[PurchaseOrder]) -> None:
+        _acknowledge(api, ledger, account, batch, report, batch_size=ack_batch, now=now, run_tag=run_tag)
+
     for window in plan.windows:
-        for page_orders in _pages(api, window, scope, options.page_size, rejected):
-            outcome = record_downloaded(ledger, account.name, quote(page_orders))
-            report.downloaded += len(page_orders)
-            report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
-            report.cancelled += len(outcome.cancelled)
-            fresh = set(outcome.new) - set(outcome.cancelled)
-            seen.update({o.purchase_order_number: o for o in page_orders})
-            # acknowledgements are sent per `acknowledgement_batch` orders, not per page: fewer requests and tasks
-            pending.extend(o for o in page_orders if o.purchase_order_number in fresh)
-            if len(pending) >= options.acknowledgement_batch:
-                _acknowledge(api, ledger, account, pending, report, batch_size=ack_batch, now=now, run_tag=run_tag)
+        with _in_background(acknowledge_now) as acknowledge:
+            for page_orders in _pages(api, window, scope, options.page_size, rejected):
+                outcome = record_downloaded(ledger, account.name, quote(page_orders))
+                report.downloaded += len(page_orders)
+                report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
+                report.cancelled += len(outcome.cancelled)
+                fresh = set(outcome.new) - set(outcome.cancelled)
+                seen.update({o.purchase_order_number: o for o in page_orders})
+                pending.extend(o for o in page_orders if o.purchase_order_number in fresh)
+                if len(pending) >= ack_batch:
+                    acknowledge(pending)
+                    pending = []
+            if pending:
+                acknowledge(pending)
                 pending = []
-        _acknowledge(api, ledger, account, pending, report, batch_size=ack_batch, now=now, run_tag=run_tag)
-        pending = []
         if rejected:
             # the unreadable orders are not in the ledger: keep the watermark before them so each run retries
             report.problems.extend(
@@ -194,6 +202,33 @@ def _process_warehouse(
             report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
         _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
+
+
+@contextmanager
+def _in_background(work: Callable[[list[PurchaseOrder]], None]) -> Iterator[Callable[[list[PurchaseOrder]], None]]:
+    """Run `work` on one background thread, one call at a time and in order; errors surface here.
+
+    getOrders and submitAcknowledgement have separate rate buckets at Amazon, so acknowledging one batch
+    while the next pages download keeps both near their 10 requests/s.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acknowledge")
+    in_flight: list[Future[None]] = []
+
+    def settle() -> None:
+        while in_flight:
+            in_flight.pop().result()
+
+    def submit(batch: list[PurchaseOrder]) -> None:
+        settle()
+        in_flight.append(pool.submit(contextvars.copy_context().run, work, list(batch)))
+
+    try:
+        yield submit
+        settle()
+    finally:
+        for future in in_flight:  # the main thread failed: let the batch in flight finish, keep the first error
+            future.exception()
+        pool.shutdown(wait=True)
 
 
 def _pages(
