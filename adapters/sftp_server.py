@@ -201,6 +201,14 @@ class EmbeddedSftpServer:
 
     async def _shutdown(self) -> None:
         if self._acceptor is not None:
+            # Stop accepting, but close the asyncio server only after the connections it already accepted have
+            # their transports: their tasks hold bare sockets until their first step, and on Python 3.11 a
+            # transport made for a closed server fails an assertion, so either way the socket was never closed
+            # (an "unclosed socket" ResourceWarning when collected). Callbacks run in the order they were
+            # scheduled, so one turn of the loop lets every task queued before it take that first step.
+            for sock in self._acceptor.sockets:
+                self._loop.remove_reader(sock.fileno())
+            await asyncio.sleep(0)
             self._acceptor.close()
             await self._acceptor.wait_closed()
         live = list(self._connections)
