@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -151,6 +152,7 @@ def _process_warehouse(
         until=until,
     )
     report.window = plan.label()
+    _name_run_after_window(account.name, warehouse.name, report.window)
     if plan.clamped:
         report.problems.append("the watermark is older than the 6 months Amazon keeps: orders before that are not seen")
 
@@ -202,6 +204,17 @@ def _process_warehouse(
             report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
         _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
+
+
+def _name_run_after_window(account: str, warehouse: str, window: str) -> None:
+    """Put the window in the flow-run name once the watermark has decided it (identifiers only, no PII)."""
+    from prefect.client.orchestration import get_client
+
+    run_id = flow_run.get_id()
+    if run_id is None:
+        return
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(UUID(run_id), name=f"orders-{account}/{warehouse}-{window}")
 
 
 @contextmanager

@@ -73,7 +73,7 @@ def test_report_artifact_and_run_name_hold_no_pii(make_cycle):
     found, (run, logs) = asyncio.run(artifacts_and_run())
     assert found, "a table artifact is published per run"
     text = " ".join(str(a.data) for a in found) + run.name + " ".join(log.message for log in logs)
-    assert "acme" in run.name
+    assert run.name.startswith("orders-acme/main-") and ".." in run.name  # account, warehouse and window
     assert str(len(created)) in str(found[0].data)
     for value in pii:
         assert value not in text
