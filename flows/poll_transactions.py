@@ -10,7 +10,7 @@ from prefect.artifacts import create_table_artifact
 from flows.runtime import get_runtime
 from tasks.amazon import fetch_transaction_status
 from tasks.errors import IntegrationError
-from tasks.ledger import record_transaction_status
+from tasks.ledger import load_pending_transactions, record_transaction_status
 from tasks.models import TransactionState
 
 
@@ -28,7 +28,7 @@ def poll_transactions(account: str | None = None, config: str | None = None) -> 
     failures: list[dict[str, str]] = []
     for acct in accounts:
         api = runtime.vendor_api(acct)
-        for txn in ledger.load_transactions(acct.name, pending_only=True):
+        for txn in load_pending_transactions(ledger, acct.name):
             try:
                 status = fetch_transaction_status(api, txn.transaction_id)
             except IntegrationError as exc:  # one unreadable transaction must not hide the others

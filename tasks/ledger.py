@@ -6,7 +6,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from adapters.ledger import Ledger
-from tasks.models import DownloadOutcome, LedgerOrder, OrderState, PurchaseOrder, TransactionStatus
+from tasks.models import (
+    DownloadOutcome,
+    LedgerOrder,
+    LedgerTransaction,
+    OrderState,
+    PurchaseOrder,
+    TransactionStatus,
+)
 from tasks.prefect_support import side_effect_task
 
 
@@ -22,6 +29,12 @@ def load_orders(
 def load_state_counts(ledger: Ledger, account: str) -> dict[OrderState, int]:
     """Count an account's orders per state."""
     return ledger.count_orders(account)
+
+
+@side_effect_task(name="load-pending-transactions")
+def load_pending_transactions(ledger: Ledger, account: str) -> list[LedgerTransaction]:
+    """Load an account's Amazon transactions still Processing."""
+    return ledger.load_transactions(account, pending_only=True)
 
 
 @side_effect_task(name="load-watermark")
