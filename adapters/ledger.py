@@ -51,6 +51,10 @@ class Ledger(Protocol):
         """
         ...
 
+    def release_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Give claimed orders back (to downloaded) when their acknowledgement request was provably not applied."""
+        ...
+
     def mark_acknowledged(
         self, account: str, purchase_order_numbers: Collection[str], transaction_id: str | None
     ) -> None:

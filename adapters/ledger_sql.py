@@ -610,6 +610,19 @@ class SqlLedger:
             )
         return _in_input_order(purchase_order_numbers, claimed)
 
+    def release_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Give claimed orders back (to downloaded) when their acknowledgement request was provably not applied."""
+        with self._transaction("release acknowledging orders") as conn:
+            released = self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                source=OrderState.ACKNOWLEDGING,
+                values={"state": OrderState.DOWNLOADED, "ack_batch": None, "updated_at": utcnow()},
+                ack_batch=batch,
+            )
+        return _in_input_order(purchase_order_numbers, released)
+
     def mark_acknowledged(
         self, account: str, purchase_order_numbers: Collection[str], transaction_id: str | None
     ) -> None:

@@ -100,9 +100,10 @@ def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
             _table(console, "download-orders again (nothing changes)", second.result() if second.is_completed() else [])
             time.sleep(sim_config.transaction_delay + 0.5)
             polled = poll_transactions(account=DEMO_ACCOUNT, return_state=True)
-            counts = polled.result() if polled.is_completed() else {}
-            console.print(f"Amazon transactions: {counts or polled.message}")
+            counts = polled.result() if polled.is_completed() else {"Failure": 1}
+            console.print(f"Amazon transactions: {counts if polled.is_completed() else polled.message}")
             ledger_counts = runtime.ledger.count_orders(DEMO_ACCOUNT)
+        runtime.close()
 
         files = sorted(p for p in (sftp_root / "outbound" / "orders").glob("*.csv"))
         for path in files:

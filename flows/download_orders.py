@@ -23,7 +23,7 @@ from adapters.warehouse import WarehouseDrop
 from flows.runtime import Runtime, get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.config import Account, Warehouse
-from tasks.errors import DataError, IntegrationError, OutcomeUnknownError, PermanentError
+from tasks.errors import DataError, IntegrationError, OutcomeUnknownError, PermanentError, TransientError
 from tasks.files import build_orders_file, orders_file_name
 from tasks.ledger import (
     load_orders,
@@ -37,6 +37,7 @@ from tasks.ledger import (
     mark_held,
     record_downloaded,
     record_watermark,
+    release_acknowledging,
 )
 from tasks.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, RejectedOrder, TimeWindow
 from tasks.orders import (
@@ -162,6 +163,7 @@ def _process_warehouse(
     rejected: list[RejectedOrder] = []
     pending: list[PurchaseOrder] = []
     ack_batch = options.acknowledgement_batch
+    stalled = False
 
     def acknowledge_now(batch: list[PurchaseOrder]) -> None:
         _acknowledge(api, ledger, account, batch, report, batch_size=ack_batch, now=now, run_tag=run_tag)
@@ -183,14 +185,15 @@ def _process_warehouse(
                 acknowledge(pending)
                 pending = []
         if rejected:
-            # the unreadable orders are not in the ledger: keep the watermark before them so each run retries
-            report.problems.extend(
-                f"order {r.purchase_order_number} could not be read ({r.reason}); it is retried every run"
-                for r in rejected
-            )
-            break
-        if plan.advances_watermark:
+            # the unreadable orders are not in the ledger: the watermark stays before them so each run retries
+            # them, while later windows are still downloaded
+            stalled = True
+        if plan.advances_watermark and not stalled:
             record_watermark(ledger, account.name, scope, window.end)
+    report.problems.extend(
+        f"order {r.purchase_order_number or '(no number)'} could not be read ({r.reason}); it is retried every run"
+        for r in rejected
+    )
 
     # orders downloaded by an earlier run that never got their acknowledgement claimed
     leftovers = load_orders(ledger, account.name, [OrderState.DOWNLOADED], scope)
@@ -213,8 +216,11 @@ def _name_run_after_window(account: str, warehouse: str, window: str) -> None:
     run_id = flow_run.get_id()
     if run_id is None:
         return
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(UUID(run_id), name=f"orders-{account}/{warehouse}-{window}")
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(UUID(run_id), name=f"orders-{account}/{warehouse}-{window}")
+    except Exception as exc:  # noqa: BLE001 - a cosmetic step: the run goes on without its new name
+        get_run_logger().warning("could not rename the flow run: %s", type(exc).__name__)
 
 
 @contextmanager
@@ -240,7 +246,9 @@ def _in_background(work: Callable[[list[PurchaseOrder]], None]) -> Iterator[Call
         settle()
     finally:
         for future in in_flight:  # the main thread failed: let the batch in flight finish, keep the first error
-            future.exception()
+            lost = future.exception()
+            if lost is not None:
+                get_run_logger().error("acknowledgement batch also failed: %s: %s", type(lost).__name__, lost)
         pool.shutdown(wait=True)
 
 
@@ -278,28 +286,62 @@ def _acknowledge(
         numbers = [o.purchase_order_number for o in batch]
         claimed = set(mark_acknowledging(ledger, account.name, quote(numbers), batch_id, from_batch))
         chosen = [o for o in batch if o.purchase_order_number in claimed]
-        if not chosen:
-            continue
-        acks = [
-            build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
-            for o in chosen
-        ]
-        chosen_numbers = [o.purchase_order_number for o in chosen]
+        if chosen:
+            _send_acknowledgements(api, ledger, account, chosen, batch_id, report, now=now)
+
+
+# Answers that say the request itself is wrong: it was not applied, so its halves can be sent on their own.
+_REFUSED_REQUEST = (400, 413, 422)
+
+
+def _send_acknowledgements(
+    api: VendorApi,
+    ledger: Ledger,
+    account: Account,
+    chosen: Sequence[LedgerOrder | PurchaseOrder],
+    batch_id: str,
+    report: WarehouseReport,
+    *,
+    now: datetime,
+) -> None:
+    numbers = [o.purchase_order_number for o in chosen]
+    acks = [
+        build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
+        for o in chosen
+    ]
+    try:
+        transaction_id = submit_acknowledgements(api, quote(acks))
+    except OutcomeUnknownError as exc:
+        # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
+        report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
+        return
+    except PermanentError as exc:
+        if exc.status in _REFUSED_REQUEST and len(chosen) > 1:
+            half = len(chosen) // 2  # find the order Amazon refuses; the others go through
+            _send_acknowledgements(api, ledger, account, chosen[:half], batch_id, report, now=now)
+            _send_acknowledgements(api, ledger, account, chosen[half:], batch_id, report, now=now)
+            return
+        if exc.status in _REFUSED_REQUEST:
+            _hold(ledger, account, numbers, f"Amazon refused its acknowledgement: {exc}", report)
+            report.problems.append(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}")
+            return
+        release_acknowledging(ledger, account.name, quote(numbers), batch_id)  # e.g. credentials: nothing applied
+        raise
+    except TransientError:
+        release_acknowledging(ledger, account.name, quote(numbers), batch_id)  # retries spent, provably not applied
+        raise
+    mark_acknowledged(ledger, account.name, quote(numbers), transaction_id)
+    report.acknowledged += len(chosen)
+    report.transactions.append(transaction_id)
+
+
+def _hold(ledger: Ledger, account: Account, numbers: Sequence[str], reason: str, report: WarehouseReport) -> None:
+    for number in numbers:
         try:
-            transaction_id = submit_acknowledgements(api, quote(acks))
-        except OutcomeUnknownError as exc:
-            # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
-            report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
+            mark_held(ledger, account.name, number, reason[:500])
+            report.held += 1
+        except DataError:  # cancelled meanwhile by a later page: nothing left to hold
             continue
-        except PermanentError as exc:
-            for number in chosen_numbers:
-                mark_held(ledger, account.name, number, f"Amazon refused its acknowledgement request: {exc}"[:500])
-            report.held += len(chosen)
-            report.problems.append(f"Amazon refused an acknowledgement request for {len(chosen)} order(s): {exc}")
-            continue
-        mark_acknowledged(ledger, account.name, quote(chosen_numbers), transaction_id)
-        report.acknowledged += len(chosen)
-        report.transactions.append(transaction_id)
 
 
 def _recover_acknowledgements(

@@ -63,6 +63,12 @@ def mark_acknowledging(
     return ledger.mark_acknowledging(account, purchase_order_numbers, batch, from_batch=from_batch)
 
 
+@side_effect_task(name="release-acknowledging")
+def release_acknowledging(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str) -> list[str]:
+    """Give back orders whose acknowledgement request Amazon provably did not apply."""
+    return ledger.release_acknowledging(account, purchase_order_numbers, batch)
+
+
 @side_effect_task(name="mark-acknowledged")
 def mark_acknowledged(
     ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], transaction_id: str | None

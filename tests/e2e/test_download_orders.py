@@ -266,3 +266,52 @@ def test_ledger_keeps_no_pii(make_cycle):
     dump = repr(cycle.ledger.load_orders("acme", list(OrderState)))
     for value in pii:
         assert value and value not in dump
+
+
+class RefusingApi:
+    """Amazon refuses any acknowledgement request that contains one chosen order (HTTP 400), or all (403)."""
+
+    def __init__(self, inner: Any, *, bad_order: str | None = None, status: int = 400, times: int = 1000) -> None:
+        self._inner = inner
+        self.bad_order = bad_order
+        self.status = status
+        self.times = times
+        self.requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def submit_acknowledgements(self, acks):
+        from tasks.errors import PermanentError
+
+        self.requests += 1
+        if self.times and (self.bad_order is None or any(a.purchase_order_number == self.bad_order for a in acks)):
+            self.times -= 1
+            raise PermanentError("refused (test)", code="InvalidInput", status=self.status)
+        return self._inner.submit_acknowledgements(acks)
+
+
+def test_a_refused_order_is_held_alone_and_the_rest_of_its_batch_goes_through(make_cycle):
+    cycle = make_cycle(orders={"acknowledgement_batch": 40})
+    created = cycle.sim.create_orders(40, ship_from_party_id="WH01", created_at=_created())
+    bad = created[17]
+    api = RefusingApi(cycle.runtime.vendor_api(cycle.settings.account("acme")), bad_order=bad)
+    cycle.runtime._apis["acme"] = api  # type: ignore[assignment]
+    state = download_orders(account="acme", return_state=True)
+    assert state.is_failed() and bad in str(state.message)  # a person is told which order
+    assert set(cycle.acknowledgements_per_order()) == set(created) - {bad}
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created) - {bad}
+    assert _all_states(cycle) == {"exported": 39, "held": 1}
+    assert api.requests <= 2 * 6 + 1  # found by halving, not one request per order
+
+
+def test_refused_credentials_give_the_orders_back_for_the_next_run(make_cycle):
+    cycle = make_cycle()
+    created = cycle.sim.create_orders(30, ship_from_party_id="WH01", created_at=_created())
+    api = RefusingApi(cycle.runtime.vendor_api(cycle.settings.account("acme")), status=403, times=1)
+    cycle.runtime._apis["acme"] = api  # type: ignore[assignment]
+    assert download_orders(account="acme", return_state=True).is_failed()
+    assert _all_states(cycle) == {"downloaded": 30}  # not stuck in 'acknowledging' for the settle time
+    download_orders(account="acme")
+    assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
+    assert _all_states(cycle) == {"exported": 30}
