@@ -81,3 +81,16 @@ def test_reclaiming_a_batch_takes_only_orders_still_under_it(ledger: SqlLedger):
     found = {o.purchase_order_number: o.ack_batch for o in ledger.load_orders(ACCOUNT, [OrderState.ACKNOWLEDGING])}
     assert found == {"P1": "new", "P2": "new", "P3": "other"}
     assert states(ledger, "P1") == {"P1": OrderState.ACKNOWLEDGING}
+
+
+def test_release_gives_back_only_orders_claimed_under_that_batch(ledger: SqlLedger):
+    ledger.record_downloaded(ACCOUNT, [order("R1"), order("R2"), order("R3")])
+    ledger.mark_acknowledging(ACCOUNT, ["R1", "R2"], "mine")
+    ledger.mark_acknowledging(ACCOUNT, ["R3"], "theirs")
+    assert ledger.release_acknowledging(ACCOUNT, ["R1", "R2", "R3"], "mine") == ["R1", "R2"]
+    assert states(ledger, "R1", "R2", "R3") == {
+        "R1": OrderState.DOWNLOADED,
+        "R2": OrderState.DOWNLOADED,
+        "R3": OrderState.ACKNOWLEDGING,
+    }
+    assert ledger.mark_acknowledging(ACCOUNT, ["R1"], "again") == ["R1"]  # claimable again
