@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,13 @@ class Cycle:
         response = httpx.request(method, f"{self.sim.base_url}/_sim/{path}", timeout=10, **kw)
         response.raise_for_status()
         return response.json()
+
+    def wait_until_settled(self, timeout: float = 15.0) -> None:
+        """Wait until Amazon has processed every transaction it received (none left Processing)."""
+        deadline = time.monotonic() + timeout
+        while self.sim.state_summary()["transactions"]["by_status"]["Processing"]:
+            assert time.monotonic() < deadline, "the simulator still has transactions Processing"
+            time.sleep(0.05)
 
     def acknowledgements_per_order(self) -> dict[str, int]:
         data = self.admin("GET", "acknowledgements")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,7 +187,7 @@ def test_crash_at_any_step_then_rerun_gives_exactly_once(make_cycle, step):
     state = download_orders(account="acme", return_state=True)
     assert state.is_failed()
 
-    time.sleep(0.5)  # the simulator settles acknowledgements sent before the crash
+    cycle.wait_until_settled()
     runtime._ledger = cycle.ledger
     runtime.close()
     runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
@@ -217,7 +216,7 @@ def test_faults_on_amazon_side_still_export_every_order_once(make_cycle):
     # a dropped acknowledgement has an unknown outcome: it is never resent blindly, the next run settles it
     runs = 1
     while _all_states(cycle) != {"exported": 300} and runs < 4:
-        time.sleep(0.3)
+        cycle.wait_until_settled()
         download_orders(account="acme", return_state=True)
         runs += 1
     assert first.is_completed() or "unknown outcome" in str(first.message)

@@ -97,6 +97,6 @@ def test_killed_process_resumes_with_every_order_once(make_cycle, tmp_path: Path
         child.wait(timeout=30)
     assert 0 < len(cycle.acknowledgements_per_order()) < len(created)
 
-    time.sleep(0.5)  # acknowledgements the killed run sent are processed by Amazon by now
+    cycle.wait_until_settled()
     download_orders(account="acme")
     _assert_exactly_once(cycle, created)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +15,7 @@ def test_success_is_recorded(make_cycle):
     cycle = make_cycle()
     cycle.sim.create_orders(3, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(minutes=45))
     download_orders(account="acme")
-    time.sleep(0.4)  # the simulator processes transactions after 0.2 s
+    cycle.wait_until_settled()
     counts = poll_transactions(account="acme")
     assert counts["Success"] == 1 and counts["Failure"] == 0
     assert cycle.ledger.load_transactions("acme", pending_only=True) == []
@@ -32,7 +31,7 @@ def test_failure_fails_the_run_and_names_the_order(make_cycle):
     short = replace(ack, lines=(replace(ack.lines[0], acknowledged_quantity=ack.lines[0].acknowledged_quantity + 1),))
     transaction_id = api.submit_acknowledgements([short])  # more than ordered: Amazon fails it later
     cycle.ledger.record_transaction("acme", transaction_id, TransactionKind.ACKNOWLEDGEMENT, [po])
-    time.sleep(0.4)
+    cycle.wait_until_settled()
     state = poll_transactions(account="acme", return_state=True)
     assert state.is_failed()
     assert transaction_id in str(state.message)
