@@ -115,7 +115,9 @@ class OrderGenerator:
         customer_order = f"{rng.randint(100, 999)}-{rng.randint(0, 9999999):07d}-{rng.randint(0, 9999999):07d}"
         details: dict[str, Any] = {
             "customerOrderNumber": customer_order,
-            "orderDate": format_timestamp(created_at),
+            # Amazon's createdAfter/createdBefore filter on when an order became available to the vendor,
+            # which comes a little after the customer's orderDate: keep them apart, as clients must
+            "orderDate": format_timestamp(created_at - timedelta(seconds=rng.randint(0, 300))),
             "shipmentDetails": {
                 "isPriorityShipment": rng.random() < 0.15,
                 "isScheduledDeliveryShipment": False,
