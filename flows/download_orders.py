@@ -417,25 +417,24 @@ def _orders_with_details(
     api: VendorApi,
     ledger: Ledger,
     account: Account,
-    numbers: Sequence[str],
+    known: Sequence[LedgerOrder],
     seen: dict[str, PurchaseOrder],
     report: WarehouseReport,
-    known: Sequence[LedgerOrder],
 ) -> dict[str, PurchaseOrder]:
     """The full orders (with ship-to) for export: this run's pages, else fetched again (the ledger keeps no PII)."""
     missing = [o for o in known if o.purchase_order_number not in seen]
     fetched = _refetch(api, missing[0].ship_from_party_id, missing) if missing else {}
-    for po in (o.purchase_order_number for o in missing):
-        if po not in fetched:
-            mark_held(
-                ledger,
-                account.name,
-                po,
-                "Amazon no longer returns this order (404); it was not exported by this run "
-                "(if it was being exported when a run crashed, check the warehouse's order files)",
-            )
-            report.held += 1
-    return {po: seen.get(po) or fetched[po] for po in numbers if po in seen or po in fetched}
+    gone = [o.purchase_order_number for o in missing if o.purchase_order_number not in fetched]
+    _hold(
+        ledger,
+        account,
+        gone,
+        "Amazon no longer returns this order (404); it was not exported by this run "
+        "(if it was being exported when a run crashed, check the warehouse's order files)",
+        report,
+    )
+    found = {**fetched, **seen}
+    return {o.purchase_order_number: found[o.purchase_order_number] for o in known if o.purchase_order_number in found}
 
 
 def _finish_interrupted_exports(
@@ -449,23 +448,17 @@ def _finish_interrupted_exports(
 ) -> None:
     """Re-upload files a crashed run had claimed: same name and same orders, so the upload replaces."""
     exporting = load_orders(ledger, account.name, [OrderState.EXPORTING], warehouse.ship_from_party_id)
-    by_file: dict[str, list[str]] = {}
+    by_file: dict[str, list[LedgerOrder]] = {}
     for order in exporting:
-        by_file.setdefault(order.export_file or "", []).append(order.purchase_order_number)
-    for file_name, numbers in sorted(by_file.items()):
-        group = [o for o in exporting if (o.export_file or "") == file_name]
+        by_file.setdefault(order.export_file or "", []).append(order)
+    for file_name, group in sorted(by_file.items()):
         if drop.exists("orders", file_name):  # the crash came after the upload: it must not be sent twice
             report.exported += len(mark_exported(ledger, account.name, file_name))
             report.files.append(file_name)
             continue
-        details = _orders_with_details(api, ledger, account, numbers, seen, report, group)
+        details = _orders_with_details(api, ledger, account, group, seen, report)
         if details:
-            upload_file(
-                drop,
-                "orders",
-                file_name,
-                build_orders_file([details[po] for po in numbers if po in details], warehouse.files),
-            )
+            upload_file(drop, "orders", file_name, build_orders_file(list(details.values()), warehouse.files))
         report.exported += len(mark_exported(ledger, account.name, file_name))
         report.files.append(file_name)
 
@@ -485,7 +478,7 @@ def _export(
     ready = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGED], warehouse.ship_from_party_id)
     if not ready:
         return
-    details = _orders_with_details(api, ledger, account, [o.purchase_order_number for o in ready], seen, report, ready)
+    details = _orders_with_details(api, ledger, account, ready, seen, report)
     cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
     if cancelled:
         report.cancelled += len(mark_cancelled(ledger, account.name, quote(cancelled)).cancelled)
