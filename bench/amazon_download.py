@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from adapters.amazon import AmazonAccess, SpApiVendorApi
-from adapters.simulator import SimulatorConfig, start_simulator
-from tasks.models import TimeWindow
+from adapters.amazon.api import AmazonAccess, SpApiVendorApi
+from simulator import SimulatorConfig, start_simulator
+from tasks.core.models import TimeWindow
 
 FLOOR_ORDERS_PER_SECOND = 100 * 10  # 100 orders a page, getOrders limited to 10 requests/s
 

@@ -46,13 +46,11 @@ from prefect.testing.utilities import prefect_test_harness
 from prefect.utilities.annotations import quote
 
 import flows.download_orders as flow_module
-from adapters.amazon import vendor_api_for
 from adapters.ledger import SqlLedger, migrate
-from adapters.sftp_server import SftpServerConfig, start_sftp_server
-from adapters.simulator import SimulatorConfig, start_simulator
-from adapters.warehouse import drop_for
-from flows.runtime import Runtime, use_runtime
-from tasks.config import Account, Settings, Warehouse, parse_config
+from flows.runtime import Runtime, drop_for, use_runtime, vendor_api_for
+from simulator import SimulatorConfig, start_simulator
+from simulator.sftp_server import SftpServerConfig, start_sftp_server
+from tasks.core.config import Account, Settings, Warehouse, parse_config
 
 ACCOUNT = "bench"
 SELLING_PARTY = "VENDOR1"

@@ -203,8 +203,8 @@ def baseline(path: Path, kind: str) -> tuple[int, int, int]:
 
 
 def ours(path: Path, kind: str) -> tuple[int, int, int]:
-    from tasks.config import FileOptions
-    from tasks.validation import validate_file
+    from flows.render import validate_file
+    from tasks.core.config import FileOptions
 
     result = validate_file(path, kind, FileOptions(), now=NOW)  # type: ignore[arg-type]
     return result.rows, result.valid.height, result.errors.height

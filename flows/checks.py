@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from tasks.config import Account, SecretRef, Settings, SftpDrop, load_config
-from tasks.errors import IntegrationError, PermanentError
+from flows.runtime import load_config, resolve_secret
+from tasks.core.config import Account, SecretRef, Settings, SftpDrop
+from tasks.core.errors import IntegrationError, NotFoundError, PermanentError
 
 
 def check_configuration(path: str | None, *, connect: bool, console: Console) -> list[str]:
@@ -48,7 +49,7 @@ def _static_problems(settings: Settings) -> list[str]:
         for key, ref in _secrets(account):
             if ref.env is not None:
                 try:
-                    ref.resolve()
+                    resolve_secret(ref)
                 except IntegrationError:
                     problems.append(f"{key}: environment variable {ref.env} is not set")
         for warehouse in account.warehouses:
@@ -65,21 +66,22 @@ def _static_problems(settings: Settings) -> list[str]:
 
 
 def _connection_problems(settings: Settings, console: Console) -> list[str]:
-    from adapters.amazon import vendor_api_for
-    from adapters.warehouse import drop_for
+    from flows.runtime import drop_for, vendor_api_for
 
     problems: list[str] = []
     for account in settings.accounts:
         try:
             # An unknown transaction id answers 404 once the token is accepted: proof of a working login.
-            with vendor_api_for(account) as api:
+            api = vendor_api_for(account)
+            try:
                 api.fetch_transaction_status("vdf-bridge-connectivity-check")
+            finally:
+                api.close()
             console.print(f"account {account.name}: Amazon reachable")
+        except NotFoundError:
+            console.print(f"account {account.name}: Amazon reachable, credentials accepted")
         except PermanentError as exc:
-            if exc.status == 404:
-                console.print(f"account {account.name}: Amazon reachable, credentials accepted")
-            else:
-                problems.append(f"account {account.name}: Amazon refused: {exc}")
+            problems.append(f"account {account.name}: Amazon refused: {exc}")
         except IntegrationError as exc:
             problems.append(f"account {account.name}: Amazon not reachable: {exc}")
         for warehouse in account.warehouses:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tasks.errors import IntegrationError
+from tasks.core.errors import IntegrationError
 
 app = typer.Typer(
     help="vdf-bridge: Amazon Vendor Direct Fulfillment <-> 3PL warehouse over SFTP.", no_args_is_help=True
@@ -82,7 +82,7 @@ def run_orders(
     until: Annotated[str | None, typer.Option(help="Re-scan up to this creation time (ISO-8601, UTC).")] = None,
 ) -> None:
     """Download, acknowledge and export orders now."""
-    from tasks.config import load_config
+    from flows.runtime import load_config
 
     try:
         settings = load_config(config)
@@ -142,7 +142,7 @@ def simulator(
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible orders.")] = None,
 ) -> None:
     """Serve the Amazon VDF simulator (LWA, Tokens, Orders, Shipping, Inventory, Transactions) until Ctrl-C."""
-    from adapters.simulator import SimulatorConfig, serve_forever
+    from simulator import SimulatorConfig, serve_forever
 
     serve_forever(
         SimulatorConfig(
@@ -171,8 +171,9 @@ def validate(
     report: Annotated[Path | None, typer.Option(help="Also write the error report CSV here.")] = None,
 ) -> None:
     """Validate a shipment or stock file offline and print its error report."""
-    from tasks.config import FileOptions, load_config
-    from tasks.validation import render_report, validate_file
+    from flows.render import render_report, validate_file
+    from flows.runtime import load_config
+    from tasks.core.config import FileOptions
 
     if kind not in ("shipments", "stock"):
         raise typer.BadParameter("choose shipments or stock", param_hint="--kind")
@@ -198,13 +199,11 @@ def validate(
 @app.command()
 def status(config: ConfigOption = None) -> None:
     """Show the ledger: orders per state, pending Amazon transactions, recent inbound files."""
-    from adapters.ledger import SqlLedger
-    from tasks.config import load_config
+    from flows.runtime import ledger_for, load_config
 
     try:
         settings = load_config(config)
-        ledger = SqlLedger(settings.ledger_url)
-        ledger.migrate()
+        ledger = ledger_for(settings.ledger_url)
         table = Table(title="orders by state")
         table.add_column("account")
         table.add_column("state")
@@ -228,11 +227,10 @@ def status(config: ConfigOption = None) -> None:
 @app.command()
 def migrate(config: ConfigOption = None) -> None:
     """Create or upgrade the ledger database to the latest schema."""
-    from adapters.ledger import SqlLedger
-    from tasks.config import load_config
+    from flows.runtime import load_config, migrate_ledger
 
     try:
-        SqlLedger(load_config(config).ledger_url).migrate()
+        migrate_ledger(load_config(config).ledger_url)
     except IntegrationError as exc:
         raise _fail(exc) from None
     console.print("ledger is up to date")
@@ -261,7 +259,7 @@ def serve(config: ConfigOption = None) -> None:
 
     from flows.download_orders import download_orders
     from flows.poll_transactions import poll_transactions
-    from tasks.config import config_path, load_config
+    from flows.runtime import config_path, load_config
 
     if not os.environ.get("PREFECT_API_URL"):
         raise _fail(

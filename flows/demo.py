@@ -11,8 +11,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from flows.runtime import Runtime, use_runtime
-from tasks.config import load_config
+from flows.runtime import Runtime, load_config, use_runtime
 
 DEMO_ACCOUNT = "demo"
 DEMO_SELLING_PARTY = "VENDOR1"
@@ -59,10 +58,10 @@ def _write_config(workdir: Path, sim_url: str, sftp_port: int) -> Path:
 
 def run_demo(*, orders: int, workdir: Path, console: Console) -> int:
     """Run the cycle once (and again, to show a re-run changes nothing); returns a process exit code."""
-    from adapters.sftp_server import SftpServerConfig, start_sftp_server
-    from adapters.simulator import SimulatorConfig, start_simulator
     from flows.download_orders import download_orders
     from flows.poll_transactions import poll_transactions
+    from simulator import SimulatorConfig, start_simulator
+    from simulator.sftp_server import SftpServerConfig, start_sftp_server
 
     workdir.mkdir(parents=True, exist_ok=True)
     sftp_root = workdir / "sftp"

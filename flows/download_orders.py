@@ -17,14 +17,30 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
-from adapters.amazon import VendorApi
-from adapters.ledger import Ledger
-from adapters.warehouse import WarehouseDrop
 from flows.runtime import Runtime, get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
-from tasks.config import Account, Warehouse
-from tasks.errors import DataError, IntegrationError, OutcomeUnknownError, PermanentError, TransientError
-from tasks.files import build_orders_file, orders_file_name
+from tasks.core.config import Account, Warehouse
+from tasks.core.errors import (
+    DataError,
+    IntegrationError,
+    OutcomeUnknownError,
+    PermanentError,
+    RequestRefusedError,
+    TransientError,
+)
+from tasks.core.files import build_orders_file, orders_file_name
+from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, RejectedOrder, TimeWindow
+from tasks.core.orders import (
+    WindowPlan,
+    batches,
+    build_acknowledgement,
+    new_batch_id,
+    plan_acknowledgement_recovery,
+    plan_refetch_windows,
+    plan_windows,
+    vendor_order_number,
+)
+from tasks.core.ports import Ledger, VendorApi, WarehouseDrop
 from tasks.ledger import (
     load_orders,
     load_state_counts,
@@ -38,17 +54,6 @@ from tasks.ledger import (
     record_downloaded,
     record_watermark,
     release_acknowledging,
-)
-from tasks.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, RejectedOrder, TimeWindow
-from tasks.orders import (
-    WindowPlan,
-    batches,
-    build_acknowledgement,
-    new_batch_id,
-    plan_acknowledgement_recovery,
-    plan_refetch_windows,
-    plan_windows,
-    vendor_order_number,
 )
 from tasks.warehouse import upload_file
 
@@ -201,7 +206,7 @@ def _process_warehouse(
         api, ledger, account, leftovers, report, batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag
     )
 
-    with runtime.drop(account, warehouse) as drop:
+    with runtime.drop(warehouse) as drop:
         removed = drop.remove_stale_parts("orders")  # a killed upload's partial file holds addresses: not kept
         if removed:
             report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
@@ -290,10 +295,6 @@ def _acknowledge(
             _send_acknowledgements(api, ledger, account, chosen, batch_id, report, now=now)
 
 
-# Answers that say the request itself is wrong: it was not applied, so its halves can be sent on their own.
-_REFUSED_REQUEST = (400, 413, 422)
-
-
 def _send_acknowledgements(
     api: VendorApi,
     ledger: Ledger,
@@ -315,16 +316,16 @@ def _send_acknowledgements(
         # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
         report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
         return
-    except PermanentError as exc:
-        if exc.status in _REFUSED_REQUEST and len(chosen) > 1:
+    except RequestRefusedError as exc:
+        if len(chosen) > 1:
             half = len(chosen) // 2  # find the order Amazon refuses; the others go through
             _send_acknowledgements(api, ledger, account, chosen[:half], batch_id, report, now=now)
             _send_acknowledgements(api, ledger, account, chosen[half:], batch_id, report, now=now)
             return
-        if exc.status in _REFUSED_REQUEST:
-            _hold(ledger, account, numbers, f"Amazon refused its acknowledgement: {exc}", report)
-            report.problems.append(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}")
-            return
+        _hold(ledger, account, numbers, f"Amazon refused its acknowledgement: {exc}", report)
+        report.problems.append(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}")
+        return
+    except PermanentError:
         release_acknowledging(ledger, account.name, quote(numbers), batch_id)  # e.g. credentials: nothing applied
         raise
     except TransientError:
@@ -366,8 +367,7 @@ def _recover_acknowledgements(
     if done:
         mark_acknowledged(ledger, account.name, quote(done), None)
     if cancelled:
-        outcome = mark_cancelled(ledger, account.name, quote([current[po] for po in cancelled]))
-        report.cancelled += len(outcome.cancelled)
+        report.cancelled += len(mark_cancelled(ledger, account.name, quote(cancelled)))
     for po in {o.purchase_order_number for o in stuck} - set(current):
         mark_held(
             ledger,
@@ -481,7 +481,8 @@ def _export(
     details = _orders_with_details(api, ledger, account, ready, seen, report)
     cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
     if cancelled:
-        report.cancelled += len(mark_cancelled(ledger, account.name, quote(cancelled)).cancelled)
+        numbers = [o.purchase_order_number for o in cancelled]
+        report.cancelled += len(mark_cancelled(ledger, account.name, quote(numbers)))
     exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
     if not exportable:
         return

@@ -9,9 +9,9 @@ from prefect.artifacts import create_table_artifact
 
 from flows.runtime import get_runtime
 from tasks.amazon import fetch_transaction_status
-from tasks.errors import IntegrationError
+from tasks.core.errors import IntegrationError
+from tasks.core.models import TransactionState
 from tasks.ledger import load_pending_transactions, record_transaction_status
-from tasks.models import TransactionState
 
 
 def _run_name() -> str:

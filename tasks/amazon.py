@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.amazon import VendorApi
-from tasks.errors import IntegrationError
-from tasks.models import OrderAcknowledgement, OrderPage, PurchaseOrder, TimeWindow, TransactionStatus
+from tasks.core.errors import NotFoundError
+from tasks.core.models import OrderAcknowledgement, OrderPage, PurchaseOrder, TimeWindow, TransactionStatus
+from tasks.core.ports import VendorApi
 from tasks.prefect_support import side_effect_task
 
 
@@ -25,10 +25,8 @@ def fetch_orders_by_number(api: VendorApi, purchase_order_numbers: Sequence[str]
     for number in purchase_order_numbers:
         try:
             found[number] = api.fetch_order(number)
-        except IntegrationError as exc:
-            if exc.status == 404:
-                continue
-            raise
+        except NotFoundError:
+            continue
     return found
 
 

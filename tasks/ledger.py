@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from adapters.ledger import Ledger
-from tasks.models import (
+from tasks.core.models import (
     DownloadOutcome,
     LedgerOrder,
     LedgerTransaction,
@@ -14,6 +13,7 @@ from tasks.models import (
     PurchaseOrder,
     TransactionStatus,
 )
+from tasks.core.ports import Ledger
 from tasks.prefect_support import side_effect_task
 
 
@@ -90,9 +90,9 @@ def mark_exported(ledger: Ledger, account: str, file_name: str) -> list[str]:
 
 
 @side_effect_task(name="mark-cancelled")
-def mark_cancelled(ledger: Ledger, account: str, orders: Sequence[PurchaseOrder]) -> DownloadOutcome:
+def mark_cancelled(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str]) -> list[str]:
     """Record orders Amazon now reports cancelled (only those not yet exported move)."""
-    return ledger.record_downloaded(account, orders)
+    return ledger.mark_cancelled(account, purchase_order_numbers)
 
 
 @side_effect_task(name="mark-held")

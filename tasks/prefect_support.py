@@ -10,7 +10,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
-from tasks.errors import is_transient
+from tasks.core.errors import is_transient
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.warehouse import Folder, WarehouseDrop
+from tasks.core.ports import Folder, WarehouseDrop
 from tasks.prefect_support import side_effect_task
 
 

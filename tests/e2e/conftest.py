@@ -16,10 +16,10 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from prefect.testing.utilities import prefect_test_harness
 
 from adapters.ledger import SqlLedger
-from adapters.sftp_server import SftpServerConfig, start_sftp_server
-from adapters.simulator import SimulatorConfig, start_simulator
 from flows.runtime import Runtime, use_runtime
-from tasks.config import Settings, parse_config
+from simulator import SimulatorConfig, start_simulator
+from simulator.sftp_server import SftpServerConfig, start_sftp_server
+from tasks.core.config import Settings, parse_config
 
 SELLING_PARTY = "VENDOR1"
 WAREHOUSES = ("WH01", "WH02")

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 
-from adapters.warehouse import WarehouseDrop
 from flows.download_orders import download_orders
-from tasks.errors import TransientError
-from tasks.models import OrderState
+from tasks.core.errors import TransientError
+from tasks.core.models import OrderState
+from tasks.core.ports import WarehouseDrop
 
 AGO_45 = timedelta(minutes=45)
 
@@ -179,8 +179,8 @@ def test_crash_at_any_step_then_rerun_gives_exactly_once(make_cycle, step):
         factory = runtime.drop_factory
         holder: dict[str, CrashAfter] = {}
 
-        def crashing_drop(account, warehouse) -> WarehouseDrop:
-            holder.setdefault("w", CrashAfter(factory(account, warehouse), step))
+        def crashing_drop(warehouse) -> WarehouseDrop:
+            holder.setdefault("w", CrashAfter(factory(warehouse), step))
             return holder["w"]  # type: ignore[return-value]
 
         runtime.drop_factory = crashing_drop
@@ -248,7 +248,7 @@ def test_sftp_drop_mid_upload_is_retried_without_partial_file(make_cycle, monkey
                 raise TransientError("connection dropped mid-upload (test)")
             self.inner.upload(folder, name, data)
 
-    runtime.drop_factory = lambda a, w: Flaky(factory(a, w))  # type: ignore[assignment,return-value]
+    runtime.drop_factory = lambda w: Flaky(factory(w))  # type: ignore[assignment,return-value]
     download_orders(account="acme")
     files = [p.name for p in cycle.order_files()]
     assert len(files) == 1
@@ -281,12 +281,13 @@ class RefusingApi:
         return getattr(self._inner, name)
 
     def submit_acknowledgements(self, acks):
-        from tasks.errors import PermanentError
+        from tasks.core.errors import PermanentError, RequestRefusedError
 
         self.requests += 1
         if self.times and (self.bad_order is None or any(a.purchase_order_number == self.bad_order for a in acks)):
             self.times -= 1
-            raise PermanentError("refused (test)", code="InvalidInput", status=self.status)
+            error = RequestRefusedError if self.status == 400 else PermanentError
+            raise error("refused (test)", code="InvalidInput", status=self.status)
         return self._inner.submit_acknowledgements(acks)
 
 

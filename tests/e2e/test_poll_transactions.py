@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from flows.download_orders import download_orders
 from flows.poll_transactions import poll_transactions
-from tasks.models import TransactionKind, TransactionState
-from tasks.orders import build_acknowledgement
+from tasks.core.models import TransactionKind, TransactionState
+from tasks.core.orders import build_acknowledgement
 
 
 def test_success_is_recorded(make_cycle):

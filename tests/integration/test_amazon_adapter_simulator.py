@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from adapters.amazon import ORDERS_PATH, AmazonAccess, SpApiVendorApi
-from adapters.amazon_pacing import RetryPolicy
-from adapters.simulator import SimulatorConfig, start_simulator
-from tasks.errors import OutcomeUnknownError, PermanentError, is_transient
-from tasks.models import (
+from adapters.amazon.api import ORDERS_PATH, AmazonAccess, SpApiVendorApi
+from adapters.amazon.pacing import RetryPolicy
+from simulator import SimulatorConfig, start_simulator
+from tasks.core.errors import OutcomeUnknownError, PermanentError, is_transient
+from tasks.core.models import (
     AcknowledgementLine,
     InventoryItem,
     InventoryUpdate,

@@ -15,10 +15,13 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import exc as sa_exc
 
-from adapters.ledger import Ledger, SqlLedger, migrate
-from adapters.ledger_sql import alembic_config, create_ledger_engine, metadata, parse_ledger_url, translate
-from tasks.errors import ConfigError, DataError, PermanentError, TransientError
-from tasks.models import (
+from adapters.ledger import SqlLedger, migrate
+from adapters.ledger.engine import create_ledger_engine, parse_ledger_url
+from adapters.ledger.errors import translate
+from adapters.ledger.migrate import alembic_config
+from adapters.ledger.schema import metadata
+from tasks.core.errors import ConfigError, DataError, PermanentError, TransientError
+from tasks.core.models import (
     AmazonErrorDetail,
     AmazonOrderStatus,
     DownloadOutcome,
@@ -30,6 +33,7 @@ from tasks.models import (
     TransactionState,
     TransactionStatus,
 )
+from tasks.core.ports import Ledger
 
 ACCOUNT = "acme-us"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

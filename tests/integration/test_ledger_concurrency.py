@@ -12,7 +12,7 @@ from typing import TypeVar
 import pytest
 
 from adapters.ledger import SqlLedger
-from tasks.models import AmazonOrderStatus, OrderLine, OrderState, PurchaseOrder
+from tasks.core.models import AmazonOrderStatus, OrderLine, OrderState, PurchaseOrder
 
 ACCOUNT = "acme-us"
 ORDERS = 600

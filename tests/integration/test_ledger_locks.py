@@ -10,8 +10,8 @@ import time
 import pytest
 
 from adapters.ledger import SqlLedger
-from tasks.errors import TransientError
-from tasks.models import OrderState
+from tasks.core.errors import TransientError
+from tasks.core.models import OrderState
 from tests.integration.test_ledger import ACCOUNT, order, states
 
 

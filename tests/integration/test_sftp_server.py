@@ -17,7 +17,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from adapters.sftp_server import EmbeddedSftpServer, SftpServerConfig, start_sftp_server
+from simulator.sftp_server import EmbeddedSftpServer, SftpServerConfig, start_sftp_server
 from tests.support.sftp_fixtures import SFTP_PASSWORD, SftpTarget, make_client_key
 
 ServerFactory = Callable[..., tuple[SftpTarget, EmbeddedSftpServer]]

@@ -24,8 +24,8 @@ from sp_api.api import (
 )
 from sp_api.base import SellingApiForbiddenException
 
-from adapters.simulator import RunningSimulator, SimulatorConfig
-from adapters.simulator.schema import (
+from simulator import RunningSimulator, SimulatorConfig
+from simulator.schema import (
     INVENTORY_MODEL,
     ORDERS_MODEL,
     SHIPPING_MODEL,
@@ -603,7 +603,7 @@ def test_admin_api(http: httpx.Client, simulator: RunningSimulator) -> None:
 def test_the_request_log_and_server_log_carry_no_pii(
     http: httpx.Client, simulator: RunningSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="adapters.simulator")
+    caplog.set_level(logging.DEBUG, logger="simulator")
     numbers = simulator.create_orders(20, created_at=CREATED)
     rdt = simulator.issue_restricted_data_token([("GET", LIST), ("GET", ONE)])
     assert http.get(LIST, params=WINDOW, headers={"x-amz-access-token": rdt}).status_code == 200
@@ -649,7 +649,7 @@ def test_python_amazon_sp_api_forbidden_error_for_an_lwa_token(simulator: Runnin
 
 def test_serve_forever_prints_the_url_and_stops_on_ctrl_c() -> None:
     script = (
-        "from adapters.simulator import SimulatorConfig, serve_forever; "
+        "from simulator import SimulatorConfig, serve_forever; "
         "serve_forever(SimulatorConfig(port=0, warehouses=('WH01', 'WH02'), seed=4))"
     )
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)

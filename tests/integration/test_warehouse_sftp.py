@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from adapters.sftp_server import EmbeddedSftpServer
-from adapters.warehouse import WarehouseDrop, drop_for
-from adapters.warehouse_sftp import SftpWarehouseDrop
-from tasks.config import SftpDrop
-from tasks.errors import PermanentError, TransientError
+from adapters.warehouse.sftp import SftpWarehouseDrop
+from flows.runtime import drop_for
+from simulator.sftp_server import EmbeddedSftpServer
+from tasks.core.config import SftpDrop
+from tasks.core.errors import PermanentError, TransientError
+from tasks.core.ports import WarehouseDrop
 from tests.support.sftp_fixtures import SftpTarget, free_port, make_client_key
 from tests.unit.test_warehouse_local import DropEnv, WarehouseDropContract
 
@@ -239,7 +240,7 @@ def test_without_posix_rename_uploads_still_replace_and_say_so(
     target, _ = sftp_server_factory(posix_rename=False)
     drop = target.drop()
 
-    with caplog.at_level(logging.WARNING, logger="adapters.warehouse_sftp"):
+    with caplog.at_level(logging.WARNING, logger="adapters.warehouse.sftp"):
         drop.upload("orders", "r.csv", b"old")
         drop.upload("orders", "r.csv", b"new")
 

@@ -14,12 +14,12 @@ import httpx
 import jsonschema
 import pytest
 
-from adapters.amazon import AmazonAccess, SpApiVendorApi
-from adapters.amazon_pacing import RetryPolicy
+import simulator
+from adapters.amazon.api import AmazonAccess, SpApiVendorApi
+from adapters.amazon.pacing import RetryPolicy
 
-MODELS = Path(__file__).resolve().parents[3] / "shared" / "spapi-models"
-if not MODELS.is_dir():  # the repository may sit elsewhere than next to shared/
-    MODELS = Path("/work/shared/spapi-models")
+# Amazon's official models ship inside the product (the simulator validates against them): tests use that copy.
+MODELS = Path(simulator.__file__).resolve().parent / "models"
 
 FAKE_ENDPOINT = "http://sp.test"
 FAKE_TOKEN_URL = "http://lwa.test/auth/o2/token"

@@ -18,8 +18,8 @@ import asyncssh
 import paramiko
 import pytest
 
-from adapters.sftp_server import EmbeddedSftpServer, SftpServerConfig, start_sftp_server
-from adapters.warehouse_sftp import SftpWarehouseDrop, load_private_key
+from adapters.warehouse.sftp import SftpWarehouseDrop, load_private_key
+from simulator.sftp_server import EmbeddedSftpServer, SftpServerConfig, start_sftp_server
 
 SSHD = Path("/usr/sbin/sshd")
 SFTP_USER = "warehouse"

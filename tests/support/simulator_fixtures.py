@@ -14,8 +14,8 @@ import pytest
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
-from adapters.simulator import RunningSimulator, SimulatorConfig, start_simulator
-from adapters.simulator.schema import load_model
+from simulator import RunningSimulator, SimulatorConfig, start_simulator
+from simulator.schema import load_model
 
 FAST = SimulatorConfig(transaction_delay=0.2)
 

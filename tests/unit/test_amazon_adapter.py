@@ -12,11 +12,12 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from adapters.amazon import ORDERS_PATH, SpApiVendorApi, vendor_api_for
-from adapters.amazon_pacing import RetryPolicy
-from tasks.config import Account
-from tasks.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError, is_transient
-from tasks.models import (
+from adapters.amazon.api import ORDERS_PATH, SpApiVendorApi
+from adapters.amazon.pacing import RetryPolicy
+from flows.runtime import vendor_api_for
+from tasks.core.config import Account
+from tasks.core.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError, is_transient
+from tasks.core.models import (
     AcknowledgementLine,
     InventoryItem,
     InventoryUpdate,

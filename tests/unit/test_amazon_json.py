@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from adapters.amazon_json import (
+from adapters.amazon.json import (
     iso_utc,
     parse_order,
     parse_orders_page,
@@ -17,8 +17,8 @@ from adapters.amazon_json import (
     to_inventory_json,
     to_shipment_confirmation_json,
 )
-from tasks.errors import DataError
-from tasks.models import (
+from tasks.core.errors import DataError
+from tasks.core.models import (
     AcknowledgementLine,
     AmazonOrderStatus,
     InventoryItem,

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from adapters.amazon_pacing import RetryPolicy, TokenBucket
+from adapters.amazon.pacing import RetryPolicy, TokenBucket
 from tests.support.amazon_fixtures import VirtualClock
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config import load_config, parse_config
-from tasks.errors import ConfigError
+from flows.runtime import load_config, resolve_secret
+from tasks.core.config import parse_config
+from tasks.core.errors import ConfigError
 
 GOOD = """
 ledger_url: sqlite:///x.db
@@ -93,9 +94,9 @@ def test_secret_resolution_reads_env_at_use(monkeypatch: pytest.MonkeyPatch):
     settings = parse_config(__import__("yaml").safe_load(GOOD))
     ref = settings.account("acme").credentials.client_id
     with pytest.raises(ConfigError, match="ACME_ID is not set"):
-        ref.resolve()
+        resolve_secret(ref)
     monkeypatch.setenv("ACME_ID", "amzn1.x")
-    assert ref.resolve() == "amzn1.x"
+    assert resolve_secret(ref) == "amzn1.x"
 
 
 def test_duplicate_warehouse_codes_refused():

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from tasks.config import FileOptions
-from tasks.errors import ConfigError, DataError
-from tasks.files import ORDER_COLUMNS, build_orders_file, header_key, orders_file_name, read_inbound
-from tasks.models import Address, OrderLine, PurchaseOrder
+from tasks.core.config import FileOptions
+from tasks.core.errors import ConfigError, DataError
+from tasks.core.files import ORDER_COLUMNS, build_orders_file, header_key, orders_file_name, read_inbound
+from tasks.core.models import Address, OrderLine, PurchaseOrder
 
 TRICKY = Address(
     name='Zoë "Zed" O\'Brien, Jr.',

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderState, PurchaseOrder
-from tasks.orders import (
+from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderState, PurchaseOrder
+from tasks.core.orders import (
     AMAZON_MAX_AGE,
     batch_time,
     batches,
@@ -140,7 +140,7 @@ def test_recovery_waits_before_resending_and_trusts_amazons_status():
 
 
 def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
-    from tasks.orders import plan_refetch_windows
+    from tasks.core.orders import plan_refetch_windows
 
     times = [NOW - timedelta(days=d) for d in (0, 0.5, 1, 9, 30)] + [NOW - timedelta(days=30, minutes=1)]
     windows = plan_refetch_windows(times)

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from adapters.simulator import LineSpec, SimulatorConfig
-from adapters.simulator.app import Request, SimulatorApp
-from adapters.simulator.auth import EXPIRED, INVALID, MISSING, NEEDS_RDT, RDT_SCOPE, Resource, TokenBucket, TokenStore
-from adapters.simulator.config import Faults
-from adapters.simulator.schema import ORDERS_MODEL, SHIPPING_MODEL, ModelValidator, parse_datetime
-from adapters.simulator.state import OrderQuery, SimulatorState, decode_cursor
+from simulator import LineSpec, SimulatorConfig
+from simulator.app import Request, SimulatorApp
+from simulator.auth import EXPIRED, INVALID, MISSING, NEEDS_RDT, RDT_SCOPE, Resource, TokenBucket, TokenStore
+from simulator.config import Faults
+from simulator.schema import ORDERS_MODEL, SHIPPING_MODEL, ModelValidator, parse_datetime
+from simulator.state import OrderQuery, SimulatorState, decode_cursor
 from tests.support.simulator_fixtures import assert_conforms
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

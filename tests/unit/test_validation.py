@@ -11,14 +11,13 @@ import polars as pl
 import pytest
 from rich.console import Console
 
-from tasks.config import FileOptions
-from tasks.errors import DataError
-from tasks.models import InventoryItem
-from tasks.validation import (
+from flows.render import render_report, validate_file
+from tasks.core.config import FileOptions
+from tasks.core.errors import DataError
+from tasks.core.models import InventoryItem
+from tasks.core.validation import (
     ValidationResult,
-    render_report,
     to_inventory_items,
-    validate_file,
     validate_shipments,
     validate_stock,
 )

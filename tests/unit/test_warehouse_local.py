@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from adapters.warehouse import WarehouseDrop
-from adapters.warehouse_local import LocalWarehouseDrop
-from tasks.errors import IntegrationError, PermanentError, TransientError
+from adapters.warehouse.local import LocalWarehouseDrop
+from tasks.core.errors import IntegrationError, PermanentError, TransientError
+from tasks.core.ports import WarehouseDrop
 
 
 @dataclass

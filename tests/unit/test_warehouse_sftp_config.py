@@ -8,13 +8,14 @@ from pathlib import Path
 import asyncssh
 import paramiko
 import pytest
+from pydantic import ValidationError
 
-from adapters.warehouse import drop_for
-from adapters.warehouse_common import free_names, is_listable
-from adapters.warehouse_local import LocalWarehouseDrop
-from adapters.warehouse_sftp import SftpWarehouseDrop, load_private_key
-from tasks.config import Folders, LocalDrop, SftpDrop
-from tasks.errors import ConfigError, PermanentError
+from adapters.warehouse.common import free_names, is_listable
+from adapters.warehouse.local import LocalWarehouseDrop
+from adapters.warehouse.sftp import SftpWarehouseDrop, load_private_key
+from flows.runtime import drop_for
+from tasks.core.config import Folders, LocalDrop, SftpDrop
+from tasks.core.errors import ConfigError, PermanentError
 
 FINGERPRINT = "SHA256:" + "A" * 43
 
@@ -153,17 +154,15 @@ def test_drop_for_sftp_with_a_missing_secret_names_the_variable() -> None:
         drop_for(config)
 
 
-def test_drop_for_refuses_two_private_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("WH_KEY", "x")
-    config = SftpDrop.model_validate(
-        {
-            "kind": "sftp", "host": "h", "username": "u", "private_key": "env:WH_KEY",
-            "private_key_path": str(tmp_path / "id"), "host_key_fingerprint": FINGERPRINT,
-        }
-    )
-
-    with pytest.raises(ConfigError, match="not both"):
-        drop_for(config)
+def test_the_configuration_refuses_two_private_keys(tmp_path: Path) -> None:
+    """check-config and the run agree: the rule lives in the configuration model only."""
+    with pytest.raises(ValidationError, match="not both"):
+        SftpDrop.model_validate(
+            {
+                "kind": "sftp", "host": "h", "username": "u", "private_key": "env:WH_KEY",
+                "private_key_path": str(tmp_path / "id"), "host_key_fingerprint": FINGERPRINT,
+            }
+        )
 
 
 def test_free_names_keep_the_extension_and_count_up() -> None:

@@ -1,28 +1,34 @@
-"""SqlLedger: the Ledger on SQLite (embedded default) or PostgreSQL (shared by workers), through SQLAlchemy 2."""
+"""SqlLedger: the Ledger port on SQLite (embedded default) or PostgreSQL (shared by workers), through SQLAlchemy 2."""
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import re
-import sqlite3
-import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import Connection
 
-from tasks.errors import ConfigError, DataError, PermanentError, TransientError
-from tasks.models import (
+from adapters.ledger.engine import create_ledger_engine, parse_ledger_url
+from adapters.ledger.errors import translate
+from adapters.ledger.locks import account_lock
+from adapters.ledger.migrate import upgrade
+from adapters.ledger.schema import (
+    MAX_REASON,
+    inbound_files,
+    order_lines,
+    orders,
+    transaction_subjects,
+    transactions,
+    utcnow,
+    watermarks,
+)
+from tasks.core.errors import DataError, PermanentError
+from tasks.core.models import (
     AmazonErrorDetail,
     AmazonOrderStatus,
     DownloadOutcome,
@@ -37,275 +43,11 @@ from tasks.models import (
     TransactionState,
     TransactionStatus,
 )
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from tasks.core.states import OrderEvent, sources, target
 
 # SQLite caps bound parameters per statement (32766 since 3.32, 999 before): key lists go in IN lists of 500.
 # PostgreSQL gets one array parameter instead, whatever its length.
 IN_CHUNK = 500
-
-# Cancellation is honoured until the order file leaves for the warehouse (DESIGN §1: exported is final).
-CANCELLABLE = (OrderState.DOWNLOADED, OrderState.ACKNOWLEDGING, OrderState.ACKNOWLEDGED)
-HOLDABLE = (
-    OrderState.DOWNLOADED,
-    OrderState.ACKNOWLEDGING,
-    OrderState.ACKNOWLEDGED,
-    OrderState.EXPORTING,
-    OrderState.HELD,
-)
-MAX_REASON = 500
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UtcDateTime(sa.types.TypeDecorator[datetime]):
-    """Timezone-aware UTC in and out; SQLite keeps naive UTC text, which sorts and compares correctly."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("the ledger stores timezone-aware datetimes only")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-# The schema as the code sees it; adapters/migrations/versions holds the same schema as reviewed DDL,
-# and tests/integration/test_ledger.py checks the two never drift apart.
-metadata = sa.MetaData()
-
-orders = sa.Table(
-    "orders",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(64), nullable=False),
-    sa.Column("purchase_order_number", sa.String(64), nullable=False),
-    sa.Column("selling_party_id", sa.String(64), nullable=False),
-    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
-    sa.Column("order_date", UtcDateTime, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("ack_batch", sa.String(128)),
-    sa.Column("ack_transaction_id", sa.String(128)),
-    sa.Column("export_file", sa.String(255)),
-    sa.Column("held_reason", sa.String(MAX_REASON)),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.UniqueConstraint("account", "purchase_order_number", name="uq_orders_account_po"),
-    sa.Index("ix_orders_account_state", "account", "state"),
-    sa.Index("ix_orders_account_export_file", "account", "export_file"),
-)
-
-order_lines = sa.Table(
-    "order_lines",
-    metadata,
-    sa.Column("account", sa.String(64), primary_key=True),
-    sa.Column("purchase_order_number", sa.String(64), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("seq", sa.String(16), nullable=False),
-    sa.Column("quantity", sa.Integer, nullable=False),
-    sa.Column("buyer_product_id", sa.String(64)),
-    sa.Column("vendor_product_id", sa.String(64)),
-    sa.Column("unit_of_measure", sa.String(16), nullable=False),
-    sa.ForeignKeyConstraint(
-        ["account", "purchase_order_number"],
-        ["orders.account", "orders.purchase_order_number"],
-        name="fk_order_lines_order",
-        ondelete="CASCADE",
-    ),
-)
-
-watermarks = sa.Table(
-    "watermarks",
-    metadata,
-    sa.Column("account", sa.String(64), primary_key=True),
-    sa.Column("scope", sa.String(64), primary_key=True),
-    sa.Column("value", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-)
-
-transactions = sa.Table(
-    "transactions",
-    metadata,
-    sa.Column("transaction_id", sa.String(128), primary_key=True),
-    sa.Column("account", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("errors", sa.JSON, nullable=False),
-    sa.Column("submitted_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.Index("ix_transactions_status", "status", "account"),
-)
-
-transaction_subjects = sa.Table(
-    "transaction_subjects",
-    metadata,
-    sa.Column(
-        "transaction_id",
-        sa.String(128),
-        sa.ForeignKey("transactions.transaction_id", name="fk_transaction_subjects_transaction", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("subject", sa.String(64), nullable=False),
-    sa.Index("ix_transaction_subjects_subject", "subject"),
-)
-
-inbound_files = sa.Table(
-    "inbound_files",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(64), nullable=False),
-    sa.Column("warehouse", sa.String(64), nullable=False),
-    sa.Column("file", sa.String(255), nullable=False),
-    sa.Column("checksum", sa.String(64), nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("detail", sa.String(1000)),
-    sa.Column("received_at", UtcDateTime, nullable=False),
-    sa.Column("updated_at", UtcDateTime, nullable=False),
-    sa.UniqueConstraint("account", "warehouse", "file", "checksum", name="uq_inbound_files_identity"),
-)
-
-
-# -- connection -------------------------------------------------------------------------------------------
-
-
-def parse_ledger_url(url: str) -> URL:
-    """Parse a ledger URL; plain postgresql:// means psycopg 3, the driver this project ships."""
-    try:
-        parsed = sa.make_url(url)
-    except (sa_exc.ArgumentError, ValueError) as exc:
-        # The library's message quotes the whole URL, password included: say what is wrong without it.
-        raise ConfigError("ledger_url is not a database URL (expected sqlite:///path or postgresql://...)") from exc
-    if parsed.drivername in ("postgresql", "postgres"):
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
-        raise ConfigError(
-            f"ledger_url uses {parsed.drivername!r}: only sqlite:///path and postgresql[+psycopg]:// are supported"
-        )
-    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
-        raise ConfigError("ledger_url must name a SQLite file (sqlite:///path.db): an in-memory ledger forgets")
-    return parsed
-
-
-def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
-    # Autocommit at the driver level so that the "begin" hook below decides how transactions start.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster commits
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-    finally:
-        cursor.close()
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    # A deferred transaction that reads and then writes cannot wait for another writer (SQLITE_BUSY at once,
-    # busy_timeout ignored); taking the write lock up front makes concurrent writers queue instead.
-    mode = conn.get_execution_options().get("ledger_sqlite_begin", "IMMEDIATE")
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def create_ledger_engine(url: str | URL) -> Engine:
-    """An Engine for the ledger with the session settings every connection needs."""
-    parsed = parse_ledger_url(url) if isinstance(url, str) else url
-    if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": 30})
-        sa.event.listen(engine, "connect", _sqlite_on_connect)
-        sa.event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    connect_args: dict[str, Any] = {}
-    if "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = 10
-    return sa.create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
-
-
-# -- errors -----------------------------------------------------------------------------------------------
-
-# Operational errors that retrying cannot fix: the URL names a database, role or file that is not there,
-# or the credentials are wrong. Everything else operational (refused, reset, locked, deadlock) is retried.
-_PERMANENT_OPERATIONAL = re.compile(
-    r"does not exist|authentication failed|no pg_hba\.conf entry|unable to open database file|no such table"
-    r"|no such column|syntax error",
-    re.IGNORECASE,
-)
-
-
-def _reason(exc: BaseException, url: URL) -> str:
-    """One line from the driver's message with the password removed (psycopg may quote the DSN)."""
-    origin = getattr(exc, "orig", None) or exc
-    text = str(origin).strip().splitlines()[0] if str(origin).strip() else type(origin).__name__
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    text = re.sub(r"password=\S+", "password=***", text)
-    return f"{type(origin).__name__}: {text}"[:300]
-
-
-def translate(exc: sa_exc.SQLAlchemyError, url: URL, operation: str) -> Exception:
-    """Map a SQLAlchemy error into the integration's tree; statements and parameters stay out of the message."""
-    where = f"ledger {url.render_as_string(hide_password=True)}: {operation} failed"
-    reason = _reason(exc, url)
-    unmigrated = re.search(r"no such table|relation .* does not exist|UndefinedTable", reason)
-    hint = "; is the ledger migrated? run `vdf migrate`" if unmigrated else ""
-    if isinstance(exc, sa_exc.OperationalError):
-        if _PERMANENT_OPERATIONAL.search(reason):
-            return PermanentError(f"{where} ({reason}){hint or '; check ledger_url'}")
-        return TransientError(f"{where} ({reason})")
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return TransientError(f"{where} (connection lost: {reason})")
-    if isinstance(exc, sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError):
-        return TransientError(f"{where} ({reason})")
-    if isinstance(exc, sa_exc.IntegrityError):
-        return PermanentError(f"{where}: a constraint refused the change ({reason})")
-    return PermanentError(f"{where} ({reason}){hint}")
-
-
-# -- migrations -------------------------------------------------------------------------------------------
-
-
-def alembic_config() -> Config:
-    """Alembic's configuration built in code, so no alembic.ini is needed at run time."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
-
-
-def upgrade(engine: Engine) -> None:
-    """Run alembic upgrade head on this engine in one transaction."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # Two workers starting together must not both run the DDL; the lock ends with the transaction.
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x7664665F6C6467)))
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-
-
-def migrate(url: str) -> None:
-    """Bring the ledger schema to the latest revision (alembic upgrade head); harmless when already there."""
-    parsed = parse_ledger_url(url)
-    engine = create_ledger_engine(parsed)
-    try:
-        upgrade(engine)
-    except sa_exc.SQLAlchemyError as exc:
-        raise translate(exc, parsed, "migrate") from exc
-    finally:
-        engine.dispose()
-
-
-# -- the ledger -------------------------------------------------------------------------------------------
 
 
 def _key_filters(column: sa.ColumnElement[str], values: Iterable[str], dialect: str) -> list[sa.ColumnElement[bool]]:
@@ -334,22 +76,6 @@ def _in_input_order(wanted: Collection[str], got: Iterable[str]) -> list[str]:
             seen.add(number)
             result.append(number)
     return result
-
-
-def _lock_key(account: str) -> int:
-    """A stable signed 64-bit advisory-lock key for an account."""
-    digest = hashlib.sha256(f"vdf-bridge:orders:{account}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _lock_slug(account: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", account) or "account"
-
-
-def _wait_or_give_up(account: str, deadline: float, poll: float) -> None:
-    if time.monotonic() >= deadline:
-        raise TransientError(f"another run of account {account} still holds its lock; try again when it has finished")
-    time.sleep(poll)
 
 
 class SqlLedger:
@@ -383,38 +109,9 @@ class SqlLedger:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
-    def account_lock(self, account: str, *, timeout: float = 600.0, poll: float = 0.2) -> Iterator[None]:
+    def account_lock(self, account: str, *, timeout: float = 600.0, poll: float = 0.2) -> AbstractContextManager[None]:
         """Hold the account's run lock; it dies with the process (PostgreSQL session lock, or a SQLite file lock)."""
-        deadline = time.monotonic() + timeout
-        if self.dialect == "postgresql":
-            key = _lock_key(account)
-            try:
-                with self.engine.connect() as conn:
-                    while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-                        conn.rollback()
-                        _wait_or_give_up(account, deadline, poll)
-                    conn.commit()
-                    try:
-                        yield
-                    finally:
-                        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                        conn.commit()
-            except sa_exc.SQLAlchemyError as exc:
-                raise translate(exc, self.url, "account_lock") from exc
-            return
-        path = Path(f"{self.url.database}.{_lock_slug(account)}.lock")
-        with path.open("a+b") as handle:
-            while True:
-                try:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    _wait_or_give_up(account, deadline, poll)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return account_lock(self.engine, self.url, account, timeout=timeout, poll=poll)
 
     @contextmanager
     def _transaction(self, operation: str, *, write: bool = True) -> Iterator[Connection]:
@@ -496,9 +193,9 @@ class SqlLedger:
                         .where(
                             orders.c.account == account,
                             keys,
-                            orders.c.state.in_(CANCELLABLE),
+                            orders.c.state.in_(sources(OrderEvent.CANCEL)),
                         )
-                        .values(state=OrderState.CANCELLED, updated_at=now)
+                        .values(state=target(OrderEvent.CANCEL), updated_at=now)
                         .returning(orders.c.purchase_order_number)
                     )
                 )
@@ -578,7 +275,7 @@ class SqlLedger:
         account: str,
         purchase_order_numbers: Collection[str],
         *,
-        source: OrderState,
+        event: OrderEvent,
         values: dict[str, Any],
         ack_batch: str | None = None,
     ) -> set[str]:
@@ -586,10 +283,11 @@ class SqlLedger:
         # of two racing UPDATEs win; on SQLite BEGIN IMMEDIATE serialises writers.
         claimed: set[str] = set()
         for keys in self._keys(purchase_order_numbers):
-            statement = orders.update().where(orders.c.account == account, keys, orders.c.state == source)
+            statement = orders.update().where(orders.c.account == account, keys, orders.c.state.in_(sources(event)))
             if ack_batch is not None:
                 statement = statement.where(orders.c.ack_batch == ack_batch)
-            claimed.update(conn.scalars(statement.values(**values).returning(orders.c.purchase_order_number)))
+            statement = statement.values(state=target(event), **values)
+            claimed.update(conn.scalars(statement.returning(orders.c.purchase_order_number)))
         return claimed
 
     def mark_acknowledging(
@@ -604,8 +302,8 @@ class SqlLedger:
                 conn,
                 account,
                 purchase_order_numbers,
-                source=OrderState.DOWNLOADED if from_batch is None else OrderState.ACKNOWLEDGING,
-                values={"state": OrderState.ACKNOWLEDGING, "ack_batch": batch, "updated_at": utcnow()},
+                event=OrderEvent.CLAIM_ACKNOWLEDGEMENT if from_batch is None else OrderEvent.RECLAIM_ACKNOWLEDGEMENT,
+                values={"ack_batch": batch, "updated_at": utcnow()},
                 ack_batch=from_batch,
             )
         return _in_input_order(purchase_order_numbers, claimed)
@@ -617,8 +315,8 @@ class SqlLedger:
                 conn,
                 account,
                 purchase_order_numbers,
-                source=OrderState.ACKNOWLEDGING,
-                values={"state": OrderState.DOWNLOADED, "ack_batch": None, "updated_at": utcnow()},
+                event=OrderEvent.RELEASE_ACKNOWLEDGEMENT,
+                values={"ack_batch": None, "updated_at": utcnow()},
                 ack_batch=batch,
             )
         return _in_input_order(purchase_order_numbers, released)
@@ -640,9 +338,8 @@ class SqlLedger:
                 conn,
                 account,
                 purchase_order_numbers,
-                source=OrderState.ACKNOWLEDGING,
+                event=OrderEvent.ACKNOWLEDGE,
                 values={
-                    "state": OrderState.ACKNOWLEDGED,
                     "ack_transaction_id": transaction_id,
                     "updated_at": utcnow(),
                 },
@@ -655,8 +352,8 @@ class SqlLedger:
                 conn,
                 account,
                 purchase_order_numbers,
-                source=OrderState.ACKNOWLEDGED,
-                values={"state": OrderState.EXPORTING, "export_file": file_name, "updated_at": utcnow()},
+                event=OrderEvent.CLAIM_EXPORT,
+                values={"export_file": file_name, "updated_at": utcnow()},
             )
         return _in_input_order(purchase_order_numbers, claimed)
 
@@ -668,14 +365,22 @@ class SqlLedger:
                 .where(
                     orders.c.account == account,
                     orders.c.export_file == file_name,
-                    orders.c.state == OrderState.EXPORTING,
+                    orders.c.state.in_(sources(OrderEvent.EXPORT)),
                 )
-                .values(state=OrderState.EXPORTED, updated_at=utcnow())
+                .values(state=target(OrderEvent.EXPORT), updated_at=utcnow())
                 .returning(orders.c.purchase_order_number, orders.c.order_date)
             ).all()
         return [
             row.purchase_order_number for row in sorted(rows, key=lambda r: (r.order_date, r.purchase_order_number))
         ]
+
+    def mark_cancelled(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Move orders Amazon reports cancelled to cancelled, if not yet exported; returns the ones moved."""
+        with self._transaction("mark orders cancelled") as conn:
+            moved = self._claim(
+                conn, account, purchase_order_numbers, event=OrderEvent.CANCEL, values={"updated_at": utcnow()}
+            )
+        return _in_input_order(purchase_order_numbers, moved)
 
     def mark_held(self, account: str, purchase_order_number: str, reason: str) -> None:
         """Put one order aside for a person; the reason must hold no PII."""
@@ -687,9 +392,9 @@ class SqlLedger:
                 .where(
                     orders.c.account == account,
                     orders.c.purchase_order_number == purchase_order_number,
-                    orders.c.state.in_(HOLDABLE),
+                    orders.c.state.in_(sources(OrderEvent.HOLD)),
                 )
-                .values(state=OrderState.HELD, held_reason=reason, updated_at=utcnow())
+                .values(state=target(OrderEvent.HOLD), held_reason=reason, updated_at=utcnow())
                 .returning(orders.c.purchase_order_number)
             )
             if held is None:

@@ -14,21 +14,15 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from adapters.simulator.config import Faults, SimulatorConfig
-from adapters.simulator.generator import LineSpec, OrderGenerator
-from adapters.simulator.schema import parse_datetime
+from simulator import rules
+from simulator.config import Faults, SimulatorConfig
+from simulator.generator import LineSpec, OrderGenerator
 
 ORDER_STATUSES = ("NEW", "ACCEPTED", "SHIPPED", "CANCELLED")
 TRANSACTION_STATUSES = ("Processing", "Success", "Failure")
-# Amazon's two-digit acknowledgement codes (VDF use-case guide); 00 accepts, the others reject the order.
-ACK_CODES = frozenset(
-    {"00", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "20", "21", "22"}
-    | {"50", "51", "53", "54", "55", "56", "71"}
-)
-SHIPPED_DATE_TOLERANCE = timedelta(seconds=5)
 MAX_ORDERS_PER_CALL = 10_000
 
 
@@ -98,10 +92,6 @@ class FaultPlan:
     status: int | None = None
     body: str = "json"  # "json", "empty" or "html"
     delay: float = 0.0
-
-
-def _error(code: str, message: str, details: str) -> dict[str, str]:
-    return {"code": code, "message": message, "details": details}
 
 
 def encode_cursor(key: tuple[datetime, str]) -> str:
@@ -359,7 +349,9 @@ class SimulatorState:
         errors: list[dict[str, str]] = []
         for item in transaction.payload:
             number = item["purchaseOrderNumber"]
-            problems = self._acknowledgement_problems(item)
+            order = self._orders.get(number)
+            details, status = (order.details, order.status) if order else (None, None)
+            problems = rules.acknowledgement_problems(details, status, item)
             if not problems:
                 code = item["acknowledgementStatus"].get("code")
                 self._orders[number].status = "ACCEPTED" if code == "00" else "CANCELLED"
@@ -367,139 +359,19 @@ class SimulatorState:
             errors.extend(problems)
         return errors
 
-    def _acknowledgement_problems(self, item: Mapping[str, Any]) -> list[dict[str, str]]:
-        number = item["purchaseOrderNumber"]
-        order = self._orders.get(number)
-        where = f"purchaseOrderNumber={number}"
-        if order is None:
-            return [_error("INVALID_ORDER_ID", "Invalid order ID.", where)]
-        problems = self._party_problems(order, item, where)
-        if order.status == "CANCELLED":
-            problems.append(_error("ORDER_CANCELLED", f"Order {number} is cancelled.", where))
-        elif order.status in ("ACCEPTED", "SHIPPED"):
-            problems.append(_error("DUPLICATE_ACKNOWLEDGEMENT", f"Order {number} was already acknowledged.", where))
-        code = item["acknowledgementStatus"].get("code")
-        if code not in ACK_CODES:
-            problems.append(
-                _error("INVALID_ACKNOWLEDGEMENT_CODE", f"Acknowledgement code {code!r} is not valid.", where)
-            )
-        lines = [
-            (line["itemSequenceNumber"], line, line["acknowledgedQuantity"].get("amount"))
-            for line in item["itemAcknowledgements"]
-        ]
-        problems.extend(self._line_problems(order, lines, where, exact=True))
-        return problems
-
     def _apply_confirmations(self, transaction: _Transaction) -> list[dict[str, str]]:
         errors: list[dict[str, str]] = []
         for item in transaction.payload:
             number = item["purchaseOrderNumber"]
-            problems = self._confirmation_problems(item, transaction.received_at)
+            order = self._orders.get(number)
+            details, status = (order.details, order.status) if order else (None, None)
+            problems = rules.confirmation_problems(details, status, item, transaction.received_at)
             if not problems:
                 shipped = item["shipmentDetails"]["shipmentStatus"] == "SHIPPED"
                 self._orders[number].status = "SHIPPED" if shipped else "CANCELLED"
             self._record_result(self._confirmations, number, transaction.transaction_id, problems)
             errors.extend(problems)
         return errors
-
-    def _confirmation_problems(self, item: Mapping[str, Any], received_at: datetime) -> list[dict[str, str]]:
-        number = item["purchaseOrderNumber"]
-        order = self._orders.get(number)
-        where = f"purchaseOrderNumber={number}"
-        if order is None:
-            return [_error("INVALID_ORDER_ID", "Invalid order ID.", where)]
-        problems = self._party_problems(order, item, where)
-        if order.status == "NEW":
-            problems.append(_error("ORDER_NOT_ACKNOWLEDGED", f"Order {number} has not been acknowledged.", where))
-        elif order.status == "CANCELLED":
-            problems.append(_error("ORDER_CANCELLED", f"Order {number} is cancelled.", where))
-        elif order.status == "SHIPPED":
-            problems.append(_error("DUPLICATE_SHIPMENT_CONFIRMATION", f"Order {number} was already confirmed.", where))
-        shipped_date = parse_datetime(item["shipmentDetails"]["shippedDate"])
-        if shipped_date is not None and shipped_date > received_at + SHIPPED_DATE_TOLERANCE:
-            problems.append(_error("INVALID_SHIPPED_DATE", "shippedDate cannot be in the future.", where))
-        lines = [(str(line["itemSequenceNumber"]), line, line["shippedQuantity"]["amount"]) for line in item["items"]]
-        problems.extend(self._line_problems(order, lines, where, exact=False))
-        if item["shipmentDetails"]["shipmentStatus"] == "SHIPPED":
-            problems.extend(self._container_problems(item, lines, where))
-        return problems
-
-    def _container_problems(
-        self, item: Mapping[str, Any], lines: Sequence[tuple[str, Mapping[str, Any], Any]], where: str
-    ) -> list[dict[str, str]]:
-        number = item["purchaseOrderNumber"]
-        containers = item.get("containers") or []
-        packed: Counter[str] = Counter()
-        for container in containers:
-            for packed_item in container["packedItems"]:
-                packed[str(packed_item["itemSequenceNumber"])] += packed_item["packedQuantity"]["amount"]
-        if not containers or not sum(packed.values()):
-            # Real transactions fail this way when containers are left out (selling-partner-api-models #178).
-            return [
-                _error(
-                    "EMPTY_PACKAGES",
-                    f"Request Rejected: Order ID {number} has empty packages.",
-                    "Please add packages and try again.",
-                )
-            ]
-        problems = []
-        if any(not container.get("shipMethod") for container in containers):
-            problems.append(_error("MISSING_SHIP_METHOD", "shipMethod is required on every container.", where))
-        shipped = {sequence: amount for sequence, _, amount in lines}
-        if dict(packed) != {k: v for k, v in shipped.items() if v}:
-            problems.append(
-                _error("PACKED_QUANTITY_MISMATCH", "Packed quantities do not match shipped quantities.", where)
-            )
-        return problems
-
-    def _party_problems(self, order: _Order, item: Mapping[str, Any], where: str) -> list[dict[str, str]]:
-        problems = []
-        if item["sellingParty"]["partyId"] != order.details["sellingParty"]["partyId"]:
-            problems.append(_error("INVALID_SELLING_PARTY", "sellingParty does not match the order.", where))
-        if item["shipFromParty"]["partyId"] != order.details["shipFromParty"]["partyId"]:
-            problems.append(_error("INVALID_SHIP_FROM_PARTY", "shipFromParty does not match the order.", where))
-        return problems
-
-    def _line_problems(
-        self, order: _Order, lines: Sequence[tuple[str, Mapping[str, Any], Any]], where: str, *, exact: bool
-    ) -> list[dict[str, str]]:
-        """Every PO line once, product ids echoed, quantity equal (acknowledgement) or not above (shipment)."""
-        ordered = {line["itemSequenceNumber"]: line for line in order.details["items"]}
-        problems = []
-        seen: set[str] = set()
-        for sequence, line, amount in lines:
-            at = f"{where}, itemSequenceNumber={sequence}"
-            if sequence in seen:
-                problems.append(_error("DUPLICATE_LINE_ITEM", "A line item appears twice.", at))
-                continue
-            seen.add(sequence)
-            original = ordered.get(sequence)
-            if original is None:
-                problems.append(_error("INVALID_LINE_ITEM", "The line item is not on the order.", at))
-                continue
-            for key in ("buyerProductIdentifier", "vendorProductIdentifier"):
-                if key in line and line[key] != original.get(key):
-                    problems.append(_error("PRODUCT_ID_MISMATCH", f"{key} must be echoed as sent in the order.", at))
-            if not exact and "buyerProductIdentifier" not in line and "vendorProductIdentifier" not in line:
-                problems.append(_error("MISSING_PRODUCT_IDENTIFIER", "A product identifier is required.", at))
-            wanted = original["orderedQuantity"]["amount"]
-            if exact and amount != wanted:
-                problems.append(
-                    _error("QUANTITY_MISMATCH", f"Acknowledge the full ordered quantity {wanted} (fill or kill).", at)
-                )
-            elif not exact and isinstance(amount, int) and amount > wanted:
-                problems.append(
-                    _error("QUANTITY_EXCEEDS_ORDERED", f"Shipped quantity {amount} exceeds ordered {wanted}.", at)
-                )
-        for sequence in ordered.keys() - seen:
-            problems.append(
-                _error(
-                    "MISSING_LINE_ITEM",
-                    "Every line of the order must be included.",
-                    f"{where}, itemSequenceNumber={sequence}",
-                )
-            )
-        return problems
 
     def _record_result(
         self, records: dict[str, list[dict[str, Any]]], number: str, transaction_id: str, problems: list[dict[str, str]]
@@ -512,39 +384,13 @@ class SimulatorState:
 
     def _apply_inventory(self, transaction: _Transaction) -> list[dict[str, str]]:
         warehouse_id, inventory = transaction.payload
-        where = f"warehouseId={warehouse_id}"
-        if warehouse_id not in self._stock:
-            return [_error("INVALID_WAREHOUSE_ID", f"Warehouse {warehouse_id} is not set up for this vendor.", where)]
-        if inventory["sellingParty"]["partyId"] != self.config.selling_party_id:
-            return [_error("INVALID_SELLING_PARTY", "sellingParty is not this vendor.", where)]
-        updates: dict[str, dict[str, Any]] = {}
-        for index, item in enumerate(inventory["items"]):
-            key = item.get("vendorProductIdentifier") or item.get("buyerProductIdentifier")
-            amount = item["availableQuantity"].get("amount")
-            if not key:
-                return [
-                    _error(
-                        "MISSING_PRODUCT_IDENTIFIER", "A product identifier is required.", f"{where}, items[{index}]"
-                    )
-                ]
-            if not isinstance(amount, int) or amount < 0:
-                return [
-                    _error(
-                        "INVALID_QUANTITY", "availableQuantity.amount must be 0 or more.", f"{where}, items[{index}]"
-                    )
-                ]
-            updates[key] = {
-                "vendorProductIdentifier": item.get("vendorProductIdentifier"),
-                "buyerProductIdentifier": item.get("buyerProductIdentifier"),
-                "availableQuantity": amount,
-                "isObsolete": bool(item.get("isObsolete", False)),
-            }
-        if inventory["isFullUpdate"]:
-            self._stock[warehouse_id] = updates
-        else:
-            self._stock[warehouse_id].update(updates)
-        self._inventory_updates[warehouse_id] += 1
-        return []
+        stock, problems = rules.apply_inventory(
+            self._stock.get(warehouse_id), self.config.selling_party_id, warehouse_id, inventory
+        )
+        if stock is not None:
+            self._stock[warehouse_id] = stock
+            self._inventory_updates[warehouse_id] += 1
+        return problems
 
     # ---- inspection -----------------------------------------------------------------------------------------
 

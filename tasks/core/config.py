@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tasks.errors import ConfigError
-from tasks.models import Region
-
-DEFAULT_CONFIG_PATH = "vdf.yaml"
-CONFIG_ENV_VAR = "VDF_CONFIG"
+from tasks.core.errors import ConfigError
+from tasks.core.models import Region
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -58,24 +53,6 @@ class SecretRef(_Strict):
     def describe(self) -> str:
         return f"env:{self.env}" if self.env else f"prefect-secret:{self.prefect_secret}"
 
-    def resolve(self) -> str:
-        """Read the secret now (never at import or load time)."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if not value:
-                raise ConfigError(f"environment variable {self.env} is not set (needed for a secret)")
-            return value
-        from prefect.blocks.system import Secret  # only when a block is really used
-
-        block_name = str(self.prefect_secret)
-        try:
-            block = cast(Secret[str], Secret.load(block_name))  # sync here: Prefect's dual sync/async API
-            return str(block.get())
-        except Exception as exc:  # Prefect raises ValueError or an HTTP error; both mean "not usable"
-            raise ConfigError(
-                f"Prefect Secret block {self.prefect_secret!r} could not be loaded: {type(exc).__name__}"
-            ) from exc
-
 
 class AmazonCredentials(_Strict):
     client_id: SecretRef
@@ -118,6 +95,10 @@ class SftpDrop(_Strict):
     def _auth_and_host_key(self) -> SftpDrop:
         if not (self.password or self.private_key or self.private_key_path):
             raise ValueError("give password, private_key or private_key_path")
+        if self.private_key is not None and self.private_key_path is not None:
+            raise ValueError("give private_key or private_key_path, not both")
+        if self.private_key_passphrase is not None and not (self.private_key or self.private_key_path):
+            raise ValueError("private_key_passphrase needs private_key or private_key_path")
         if not (self.known_hosts or self.host_key_fingerprint):
             raise ValueError("give known_hosts or host_key_fingerprint: the server's host key is always verified")
         if self.known_hosts and self.host_key_fingerprint:
@@ -245,23 +226,3 @@ def parse_config(data: Any, source: str = "configuration") -> Settings:
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, source)) from None
 
-
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The configuration path: explicit, else $VDF_CONFIG, else ./vdf.yaml."""
-    return Path(explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
-
-
-def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
-    """Read and validate the YAML configuration file."""
-    target = config_path(path)
-    try:
-        text = target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"configuration file {target} not found; create it or pass --config / set {CONFIG_ENV_VAR}"
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{target}: not valid YAML: {exc}") from None
-    return parse_config(data, str(target))

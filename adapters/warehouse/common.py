@@ -10,9 +10,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from adapters.warehouse import Folder, RemoteFile
-from tasks.config import Folders
-from tasks.errors import IntegrationError, PermanentError, TransientError
+from tasks.core.config import Folders
+from tasks.core.errors import IntegrationError, PermanentError, TransientError
+from tasks.core.ports import Folder, RemoteFile
 
 # How long list_new waits between its two looks at a folder: a file whose size or mtime changed in between is
 # still being written and is left for the next run. SFTP reports mtimes in whole seconds, so size is what

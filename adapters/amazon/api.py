@@ -7,26 +7,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 import httpx
 from sp_api.base.credential_provider import FromCodeCredentialProvider, MissingCredentials
 
-from adapters.amazon_http import (
+from adapters.amazon.http import (
     DEFAULT_TOKEN_URL,
     AmazonAnswer,
     InventoryClient,
     LwaTokens,
     OrdersClient,
     ShippingClient,
-    TokenRejected,
     TokensClient,
     TransactionsClient,
     guard_sp_api_logging,
     lwa_client_class,
     resendable,
 )
-from adapters.amazon_json import (
+from adapters.amazon.json import (
     iso_utc,
     parse_order,
     parse_orders_page,
@@ -37,10 +35,15 @@ from adapters.amazon_json import (
     to_inventory_json,
     to_shipment_confirmation_json,
 )
-from adapters.amazon_pacing import RetryPolicy, TokenBucket
-from tasks.config import Account
-from tasks.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError
-from tasks.models import (
+from adapters.amazon.pacing import RetryPolicy, TokenBucket
+from tasks.core.errors import (
+    ConfigError,
+    OutcomeUnknownError,
+    PermanentError,
+    TokenRefusedError,
+    TransientError,
+)
+from tasks.core.models import (
     InventoryUpdate,
     OrderAcknowledgement,
     OrderPage,
@@ -52,47 +55,6 @@ from tasks.models import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class VendorApi(Protocol):
-    """The Amazon operations the product uses; raises only tasks.errors exceptions."""
-
-    def fetch_orders_page(
-        self,
-        window: TimeWindow,
-        *,
-        ship_from_party_id: str | None = None,
-        next_token: str | None = None,
-        limit: int = 100,
-    ) -> OrderPage:
-        """One page of getOrders (2021-12-28, details and PII included).
-
-        Orders that could not be read are in `rejected`; a returned next_token never equals the one sent.
-        """
-        ...
-
-    def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
-        """getOrder (2021-12-28) for one purchase order."""
-        ...
-
-    def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
-        """submitAcknowledgement for many orders at once; returns the transaction id.
-
-        Writes raise OutcomeUnknownError when Amazon may have applied them without a readable answer.
-        """
-        ...
-
-    def submit_shipment_confirmations(self, confirmations: Sequence[ShipmentConfirmation]) -> str:
-        """submitShipmentConfirmations for many orders at once; returns the transaction id."""
-        ...
-
-    def submit_inventory_update(self, update: InventoryUpdate) -> str:
-        """submitInventoryUpdate (v1) for one warehouse; returns the transaction id."""
-        ...
-
-    def fetch_transaction_status(self, transaction_id: str) -> TransactionStatus:
-        """getTransactionStatus (2021-12-28)."""
-        ...
 
 
 # ------------------------------------------------------------------------------------------------ implementation
@@ -142,7 +104,7 @@ OPERATIONS = (
 
 
 class SpApiVendorApi:
-    """VendorApi through python-amazon-sp-api: paced, retried, thread-safe, errors mapped to tasks.errors.
+    """VendorApi through python-amazon-sp-api: paced, retried, thread-safe, errors mapped to tasks.core.errors.
 
     Reads are retried on every transient failure. Writes are resent only when Amazon provably did not apply
     them (429/500/502/503/504, or no connection made); otherwise they raise OutcomeUnknownError, never resent.
@@ -434,7 +396,7 @@ class SpApiVendorApi:
                 bucket.acquire()
                 return send()
             except PermanentError as exc:
-                refused = isinstance(exc, TokenRejected) or (restricted and exc.status in (401, 403))
+                refused = isinstance(exc, TokenRefusedError) or (restricted and exc.status in (401, 403))
                 if not (sending and refused):
                     raise
                 if renewed:
@@ -472,17 +434,3 @@ class SpApiVendorApi:
                 log.warning("%s: %s; retry %d in %.2fs", operation, exc, retries, delay)
                 self._sleep(delay)
 
-
-def vendor_api_for(account: Account, **options: Any) -> SpApiVendorApi:
-    """Build the adapter for a configured account, resolving its secrets now (never at load time)."""
-    credentials = account.credentials
-    access = AmazonAccess(
-        region=account.region,
-        selling_party_id=account.selling_party_id,
-        client_id=credentials.client_id.resolve(),
-        client_secret=credentials.client_secret.resolve(),
-        refresh_token=credentials.refresh_token.resolve(),
-        endpoint=account.endpoint,
-        token_url=account.token_url,
-    )
-    return SpApiVendorApi(access, **options)

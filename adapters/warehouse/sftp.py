@@ -19,8 +19,7 @@ from typing import TypeVar
 import paramiko
 from paramiko.sftp import SFTP_OP_UNSUPPORTED
 
-from adapters.warehouse import Folder, RemoteFile
-from adapters.warehouse_common import (
+from adapters.warehouse.common import (
     DEFAULT_SETTLE_SECONDS,
     Snapshot,
     check_name,
@@ -33,8 +32,9 @@ from adapters.warehouse_common import (
     temp_name,
     vanished_temp,
 )
-from tasks.config import Folders
-from tasks.errors import ConfigError, IntegrationError, PermanentError, TransientError
+from tasks.core.config import Folders
+from tasks.core.errors import ConfigError, IntegrationError, PermanentError, TransientError
+from tasks.core.ports import Folder, RemoteFile
 
 log = logging.getLogger(__name__)
 

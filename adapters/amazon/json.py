@@ -1,4 +1,4 @@
-"""Translation between Amazon's VDF JSON (Orders/Shipping/Transactions 2021-12-28, Inventory v1) and tasks.models."""
+"""Translation between Amazon's VDF JSON (Orders, Shipping, Transactions 2021-12-28; Inventory v1) and our models."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tasks.errors import DataError
-from tasks.models import (
+from tasks.core.errors import DataError
+from tasks.core.models import (
     AcknowledgementLine,
     Address,
     AmazonErrorDetail,

@@ -12,10 +12,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from adapters.simulator.auth import DENIED, RateLimiter, Resource, TokenStore
-from adapters.simulator.config import Faults, SimulatorConfig
-from adapters.simulator.generator import LineSpec
-from adapters.simulator.schema import (
+from simulator.auth import DENIED, RateLimiter, Resource, TokenStore
+from simulator.config import Faults, SimulatorConfig
+from simulator.generator import LineSpec
+from simulator.schema import (
     INVENTORY_MODEL,
     ORDERS_MODEL,
     SHIPPING_MODEL,
@@ -23,7 +23,7 @@ from adapters.simulator.schema import (
     ModelValidator,
     parse_datetime,
 )
-from adapters.simulator.state import InvalidInput, OrderQuery, SimulatorState, decode_cursor
+from simulator.state import InvalidInput, OrderQuery, SimulatorState, decode_cursor
 
 ORDERS = "/vendor/directFulfillment/orders/2021-12-28"
 SHIPPING = "/vendor/directFulfillment/shipping/2021-12-28"

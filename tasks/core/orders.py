@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from tasks.models import (
+from tasks.core.models import (
     AcknowledgementLine,
     AmazonOrderStatus,
     LedgerOrder,

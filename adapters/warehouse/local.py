@@ -11,8 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters.warehouse import Folder, RemoteFile
-from adapters.warehouse_common import (
+from adapters.warehouse.common import (
     DEFAULT_SETTLE_SECONDS,
     Snapshot,
     check_name,
@@ -25,8 +24,9 @@ from adapters.warehouse_common import (
     temp_name,
     vanished_temp,
 )
-from tasks.config import Folders
-from tasks.errors import PermanentError
+from tasks.core.config import Folders
+from tasks.core.errors import PermanentError
+from tasks.core.ports import Folder, RemoteFile
 
 log = logging.getLogger(__name__)
 

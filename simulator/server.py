@@ -11,11 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from adapters.simulator.app import LWA_PATH, Request, Response, SimulatorApp
-from adapters.simulator.auth import Resource, TokenStore
-from adapters.simulator.config import Faults, SimulatorConfig
-from adapters.simulator.generator import LineSpec
-from adapters.simulator.state import SimulatorState
+from simulator.app import LWA_PATH, Request, Response, SimulatorApp
+from simulator.auth import Resource, TokenStore
+from simulator.config import Faults, SimulatorConfig
+from simulator.generator import LineSpec
+from simulator.state import SimulatorState
 
 logger = logging.getLogger(__name__)
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
 from pandera.errors import SchemaErrors
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
-from tasks.config import FileOptions
-from tasks.errors import DataError
-from tasks.files import InboundTable, Problem, read_inbound
-from tasks.models import InventoryItem
-from tasks.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
+from tasks.core.config import FileOptions
+from tasks.core.errors import DataError
+from tasks.core.files import InboundTable, Problem, read_inbound
+from tasks.core.models import InventoryItem
+from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
 
 ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
@@ -88,30 +84,16 @@ def validate_stock(
     return _validate(data, "stock", options, file_name=file_name, now=now or datetime.now(UTC))
 
 
-def validate_file(
-    path: Path, kind: Literal["shipments", "stock"], options: FileOptions, *, now: datetime | None = None
+def validate_data(
+    data: bytes,
+    kind: Literal["shipments", "stock"],
+    options: FileOptions,
+    *,
+    file_name: str,
+    now: datetime | None = None,
 ) -> ValidationResult:
-    """Validate a file on this machine, as `vdf validate` does."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or type(exc).__name__}", subject=str(path)) from exc
-    return _validate(data, kind, options, file_name=path.name, now=now or datetime.now(UTC))
-
-
-def render_report(result: ValidationResult, *, limit: int = 50) -> RenderableType:
-    """A terminal view: the summary, then a table of the first problems."""
-    style = "green" if result.ok else "red"
-    summary = Text(result.summary(), style=style)
-    if result.ok:
-        return summary
-    table = Table("line", "column", "value", "reason", title=f"problems in {result.file_name}")
-    for row, column, value, reason in result.errors.head(limit).iter_rows():
-        table.add_row("" if row is None else str(row), column or "", value or "", reason)
-    parts: list[RenderableType] = [summary, table]
-    if result.errors.height > limit:
-        parts.append(Text(f"… {result.errors.height - limit} more; see the full report with --report", style="dim"))
-    return Group(*parts)
+    """Validate the bytes of a warehouse file of either kind."""
+    return _validate(data, kind, options, file_name=file_name, now=now or datetime.now(UTC))
 
 
 def to_inventory_items(valid: pl.DataFrame) -> list[InventoryItem]:

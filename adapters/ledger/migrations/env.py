@@ -7,7 +7,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from adapters.ledger_sql import create_ledger_engine, metadata
+from adapters.ledger.engine import create_ledger_engine
+from adapters.ledger.schema import metadata
 
 config = context.config
 
@@ -21,7 +22,7 @@ def configure(connection: Connection) -> None:
         target_metadata=metadata,
         # SQLite cannot ALTER most things in place: batch mode rebuilds tables when a revision needs it.
         render_as_batch=True,
-        # Our SQLite connections issue BEGIN themselves (adapters.ledger_sql), so their DDL is transactional
+        # Our SQLite connections issue BEGIN themselves (adapters.ledger.repository), so their DDL is transactional
         # too: a failed revision leaves the schema as it was, on both backends.
         transactional_ddl=True,
     )
@@ -37,7 +38,7 @@ def run_migrations() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("set sqlalchemy.url in alembic.ini, or call adapters.ledger_sql.migrate(url)")
+        raise RuntimeError("set sqlalchemy.url in alembic.ini, or call adapters.ledger.repository.migrate(url)")
     engine = create_ledger_engine(url)
     try:
         with engine.connect() as conn:

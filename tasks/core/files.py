@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from tasks.config import FileOptions
-from tasks.errors import ConfigError, DataError
-from tasks.models import PurchaseOrder
-from tasks.schemas import COLUMNS, InboundKind
+from tasks.core.config import FileOptions
+from tasks.core.errors import ConfigError, DataError
+from tasks.core.models import PurchaseOrder
+from tasks.core.schemas import COLUMNS, InboundKind
 
 ORDER_COLUMNS: tuple[str, ...] = (
     "purchase_order_number",

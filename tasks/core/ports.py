@@ -1,26 +1,74 @@
-"""The ledger: the integration's source of truth (orders, watermarks, files, transactions) in SQL."""
+"""The ports: what the flows need from Amazon, the ledger and the warehouse drop, as Protocols (no I/O here)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
-from adapters.ledger_sql import SqlLedger, migrate
-from tasks.models import (
+from tasks.core.models import (
     DownloadOutcome,
     FileOutcome,
     InboundFile,
+    InventoryUpdate,
     LedgerOrder,
     LedgerTransaction,
+    OrderAcknowledgement,
+    OrderPage,
     OrderState,
     PurchaseOrder,
+    ShipmentConfirmation,
+    TimeWindow,
     TransactionKind,
     TransactionStatus,
 )
 
-__all__ = ["Ledger", "SqlLedger", "migrate"]
+
+class VendorApi(Protocol):
+    """The Amazon operations the product uses; raises only tasks.core.errors exceptions."""
+
+    def fetch_orders_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrderPage:
+        """One page of getOrders (2021-12-28, details and PII included).
+
+        Orders that could not be read are in `rejected`; a returned next_token never equals the one sent.
+        """
+        ...
+
+    def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
+        """getOrder (2021-12-28) for one purchase order."""
+        ...
+
+    def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
+        """submitAcknowledgement for many orders at once; returns the transaction id.
+
+        Writes raise OutcomeUnknownError when Amazon may have applied them without a readable answer.
+        """
+        ...
+
+    def submit_shipment_confirmations(self, confirmations: Sequence[ShipmentConfirmation]) -> str:
+        """submitShipmentConfirmations for many orders at once; returns the transaction id."""
+        ...
+
+    def submit_inventory_update(self, update: InventoryUpdate) -> str:
+        """submitInventoryUpdate (v1) for one warehouse; returns the transaction id."""
+        ...
+
+    def fetch_transaction_status(self, transaction_id: str) -> TransactionStatus:
+        """getTransactionStatus (2021-12-28)."""
+        ...
+
+    def close(self) -> None:
+        """Close every connection this client opened."""
+        ...
 
 
 class Ledger(Protocol):
@@ -71,6 +119,10 @@ class Ledger(Protocol):
 
     def mark_exported(self, account: str, file_name: str) -> list[str]:
         """Move every order exporting under this file name to exported; returns them."""
+        ...
+
+    def mark_cancelled(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Move orders Amazon reports cancelled to cancelled, if not yet exported; returns the ones moved."""
         ...
 
     def mark_held(self, account: str, purchase_order_number: str, reason: str) -> None:
@@ -124,4 +176,60 @@ class Ledger(Protocol):
 
     def load_files(self, account: str | None = None, warehouse: str | None = None) -> list[InboundFile]:
         """Inbound files, newest first."""
+        ...
+
+    def close(self) -> None:
+        """Release the database connections."""
+        ...
+
+
+Folder = Literal["orders", "shipments", "inventory", "archive", "error"]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A complete file waiting in an inbound folder."""
+
+    folder: Folder
+    name: str
+    size: int
+    mtime: float
+
+
+class WarehouseDrop(Protocol):
+    """File operations on one warehouse's drop; folders come from the configuration."""
+
+    def upload(self, folder: Folder, name: str, data: bytes) -> None:
+        """Write data under name atomically (temporary name, then rename); a retry replaces, never duplicates.
+
+        Temporary files an earlier, killed upload of the same name left in the folder are removed first.
+        """
+        ...
+
+    def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
+        """Complete files in an inbound folder matching the patterns, oldest first (partial ones are left)."""
+        ...
+
+    def exists(self, folder: Folder, name: str) -> bool:
+        """Tell whether a complete file of that name is in the folder."""
+        ...
+
+    def download(self, folder: Folder, name: str) -> bytes:
+        """Read one file."""
+        ...
+
+    def archive(self, folder: Folder, name: str) -> str:
+        """Move a processed file to the archive folder; returns its new name."""
+        ...
+
+    def quarantine(self, folder: Folder, name: str, report_name: str, report: bytes) -> str:
+        """Move a bad file to the error folder with its report beside it; returns its new name."""
+        ...
+
+    def remove_stale_parts(self, folder: Folder, older_than_seconds: float = 3600) -> list[str]:
+        """Delete temporary `*.part-*` files older than the given age from the folder; returns their names."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection, if any."""
         ...

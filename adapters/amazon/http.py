@@ -27,8 +27,16 @@ from sp_api.api.vendor_direct_fulfillment_transactions.vendor_direct_fulfillment
 from sp_api.auth import AccessTokenClient, AccessTokenResponse
 from sp_api.base._transport_httpx import HttpxTransport
 
-from adapters.amazon_json import parse_error_details
-from tasks.errors import IntegrationError, PermanentError, TransientError
+from adapters.amazon.json import parse_error_details
+from tasks.core.errors import (
+    IntegrationError,
+    NotFoundError,
+    NotSentError,
+    PermanentError,
+    RequestRefusedError,
+    TokenRefusedError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,8 @@ DEFAULT_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # noqa: S105 - a URL
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Answers that prove Amazon did not apply a write: throttled, or a 5xx that means "try again".
 RESENDABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that say the request itself is wrong: Amazon applied none of it.
+REFUSED_STATUSES = frozenset({400, 413, 422})
 
 
 @dataclass(frozen=True)
@@ -47,17 +57,9 @@ class AmazonAnswer:
     request_id: str | None
 
 
-class TokenRejected(PermanentError):
-    """Amazon refused the access token or RDT (403/401 about the token); worth one renewal, then permanent."""
-
-
-class RequestNotSent(TransientError):
-    """No connection could be made (or tokens could not be had), so the request never reached Amazon."""
-
-
 def resendable(exc: TransientError) -> bool:
     """Whether Amazon provably did not apply the request that failed with `exc`, so a write may be sent again."""
-    return isinstance(exc, RequestNotSent) or exc.status in RESENDABLE_STATUSES
+    return isinstance(exc, NotSentError) or exc.status in RESENDABLE_STATUSES
 
 
 def failure_for(
@@ -81,7 +83,11 @@ def failure_for(
         for error in errors
     )
     if status in (401, 403) and about_token:
-        return TokenRejected(message, code=code, request_id=request_id, status=status)
+        return TokenRefusedError(message, code=code, request_id=request_id, status=status)
+    if status == 404:
+        return NotFoundError(message, code=code, request_id=request_id, status=status)
+    if status in REFUSED_STATUSES:
+        return RequestRefusedError(message, code=code, request_id=request_id, status=status)
     return PermanentError(message, code=code, request_id=request_id, status=status)
 
 
@@ -114,11 +120,11 @@ class _VdfClient:
             # Tokens first, outside the send: a token failure here means nothing went to Amazon.
             kwargs["headers"] = kwargs.get("headers") or self.headers
         except TransientError as exc:
-            raise RequestNotSent(exc.message, code=exc.code, request_id=exc.request_id, status=exc.status) from exc
+            raise NotSentError(exc.message, code=exc.code, request_id=exc.request_id, status=exc.status) from exc
         try:
             return super()._request(path, **kwargs)  # type: ignore[misc]
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise RequestNotSent(
+            raise NotSentError(
                 f"could not connect to Amazon for {_described(exc, path)} ({type(exc).__name__})",
                 code="ConnectFailed",
             ) from exc

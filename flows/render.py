@@ -1,0 +1,41 @@
+"""What the CLI shows a person: rich renderings of results from the core (the core itself never renders)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tasks.core.config import FileOptions
+from tasks.core.errors import DataError
+from tasks.core.validation import ValidationResult, validate_data
+
+
+def validate_file(
+    path: Path, kind: Literal["shipments", "stock"], options: FileOptions, *, now: datetime | None = None
+) -> ValidationResult:
+    """Validate a file on this machine, as `vdf validate` does."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or type(exc).__name__}", subject=str(path)) from exc
+    return validate_data(data, kind, options, file_name=path.name, now=now)
+
+
+def render_report(result: ValidationResult, *, limit: int = 50) -> RenderableType:
+    """A terminal view: the summary, then a table of the first problems."""
+    style = "green" if result.ok else "red"
+    summary = Text(result.summary(), style=style)
+    if result.ok:
+        return summary
+    table = Table("line", "column", "value", "reason", title=f"problems in {result.file_name}")
+    for row, column, value, reason in result.errors.head(limit).iter_rows():
+        table.add_row("" if row is None else str(row), column or "", value or "", reason)
+    parts: list[RenderableType] = [summary, table]
+    if result.errors.height > limit:
+        parts.append(Text(f"… {result.errors.height - limit} more; see the full report with --report", style="dim"))
+    return Group(*parts)
