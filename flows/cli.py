@@ -11,6 +11,7 @@ from typing import Annotated, cast
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tasks.core.errors import IntegrationError
 
@@ -44,7 +45,7 @@ def _main() -> None:
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
+    err.print(Text.assemble(("error:", "red"), " ", str(exc)))  # a message may quote a file's text: no markup
     return typer.Exit(2)
 
 
@@ -107,7 +108,7 @@ def run_orders(
                 _print_rows(f"account {name}", state.result())
             else:
                 failed = True
-                err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
+                err.print(Text.assemble((f"account {name}: {state.name}", "red"), " ", state.message or ""))
     finally:
         close_runtimes()
     if failed:
@@ -122,7 +123,7 @@ def _print_rows(title: str, rows: list[dict[str, object]]) -> None:
     for column in rows[0]:
         table.add_column(str(column))
     for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
+        table.add_row(*(Text(str(v)) for v in row.values()))  # flow results may quote Amazon's or a file's text
     console.print(table)
 
 
@@ -171,7 +172,7 @@ def validate(
     report: Annotated[Path | None, typer.Option(help="Also write the error report CSV here.")] = None,
 ) -> None:
     """Validate a shipment or stock file offline and print its error report."""
-    from flows.render import render_report, validate_file
+    from flows.render import plain, render_report, validate_file
     from flows.runtime import load_config
     from tasks.core.config import FileOptions
 
@@ -187,11 +188,15 @@ def validate(
         if not matches:
             raise _fail(IntegrationError(f"no warehouse {warehouse!r} in the configuration"))
         options = matches[0].files
-    result = validate_file(file, kind, options)  # type: ignore[arg-type]
+    try:
+        result = validate_file(file, kind, options)  # type: ignore[arg-type]
+    except IntegrationError as exc:
+        raise _fail(exc) from None
     console.print(render_report(result))
     if report is not None:
         report.write_bytes(result.report_csv())
-        console.print(f"report written to {report}")
+        console.print(plain(f"report written to {report}"))
+    # exit 1 exactly when the file has problems; notes (an ignored column) are said and do not fail it
     if not result.ok:
         raise typer.Exit(1)
 
@@ -218,7 +223,8 @@ def status(config: ConfigOption = None) -> None:
         for txn in failed[:20]:
             codes = ", ".join(e.code for e in txn.errors) or "no code"
             console.print(
-                f"[red]Failure[/red] {txn.kind} {txn.transaction_id} ({codes}) for {', '.join(txn.subjects[:5])}"
+                Text.assemble(("Failure", "red"), f" {txn.kind} {txn.transaction_id} ({codes}) for "
+                              + ", ".join(txn.subjects[:5]))
             )
     except IntegrationError as exc:
         raise _fail(exc) from None

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from tasks.core.config import FileOptions
 from tasks.core.errors import DataError
+from tasks.core.inbound_checks import visible
 from tasks.core.validation import ValidationResult, validate_data
 
 
@@ -26,16 +27,25 @@ def validate_file(
     return validate_data(data, kind, options, file_name=path.name, now=now)
 
 
+def plain(value: object, style: str = "") -> Text:
+    """Text shown exactly as it is: never read as console markup (`[n/a]`, `[/x]`) nor emoji codes (`:x:`)."""
+    return Text(str(value), style=style)
+
+
 def render_report(result: ValidationResult, *, limit: int = 50) -> RenderableType:
-    """A terminal view: the summary, then a table of the first problems."""
+    """A terminal view: the summary, then a table of the first problems.
+
+    Everything shown comes from the file (values, headers, its name) and goes through `plain`: file content is
+    never console markup.
+    """
     style = "green" if result.ok else "red"
-    summary = Text(result.summary(), style=style)
+    summary = plain(result.summary(), style)
     if result.ok:
         return summary
-    table = Table("line", "column", "value", "reason", title=f"problems in {result.file_name}")
+    table = Table("line", "column", "value", "reason", title=plain(f"problems in {visible(result.file_name)}"))
     for row, column, value, reason in result.errors.head(limit).iter_rows():
-        table.add_row("" if row is None else str(row), column or "", value or "", reason)
+        table.add_row(plain("" if row is None else row), plain(column or ""), plain(value or ""), plain(reason))
     parts: list[RenderableType] = [summary, table]
     if result.errors.height > limit:
-        parts.append(Text(f"… {result.errors.height - limit} more; see the full report with --report", style="dim"))
+        parts.append(plain(f"… {result.errors.height - limit} more; see the full report with --report", "dim"))
     return Group(*parts)

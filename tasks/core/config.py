@@ -122,6 +122,9 @@ class FileOptions(_Strict):
     columns: dict[Literal["orders", "shipments", "stock"], dict[str, str]] = Field(default_factory=dict)
     # our column name -> other headers accepted for it on inbound files
     header_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    # dates further back than this are refused as implausible: a spreadsheet's empty date (1899-12-30), the Unix
+    # epoch (1970-01-01) or a two-digit year read as year 26 are damage, not real ship dates
+    oldest_date_days: int = Field(90, ge=1, le=3660)
     shipment_patterns: list[str] = Field(default_factory=lambda: ["*.csv"])
     stock_patterns: list[str] = Field(default_factory=lambda: ["*.csv"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import re
 from collections.abc import Sequence
@@ -13,6 +14,16 @@ import polars as pl
 
 from tasks.core.config import FileOptions
 from tasks.core.errors import ConfigError, DataError
+from tasks.core.inbound_checks import (
+    LineScan,
+    Problem,
+    character_problems,
+    field_count_problems,
+    locate_quote_problem,
+    scan_lines,
+    sniff,
+    sniff_text,
+)
 from tasks.core.models import PurchaseOrder
 from tasks.core.schemas import COLUMNS, InboundKind
 
@@ -44,7 +55,8 @@ ORDER_COLUMNS: tuple[str, ...] = (
 # RFC 4180 ends records with CRLF; quoted fields keep their own line breaks untouched.
 LINE_TERMINATOR = "\r\n"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
-_HEADER_NOISE = re.compile(r"[\s_\-.]+")
+# Byte order marks and zero-width characters in a header (a file concatenated or saved twice) do not matter either.
+_HEADER_NOISE = re.compile(r"[\s_\-.\ufeff\u200b-\u200f\u2060]+")
 _OTHER_DELIMITERS = (",", ";", "\t", "|")
 
 
@@ -166,22 +178,13 @@ def _unencodable(frame: pl.DataFrame, headers: list[str], encoding: str) -> Data
 
 
 @dataclass(frozen=True)
-class Problem:
-    """One thing wrong with an inbound file; row is the line number a person sees (header = 1), None for the file."""
-
-    reason: str
-    row: int | None = None
-    column: str | None = None
-    value: str | None = None
-
-
-@dataclass(frozen=True)
 class InboundTable:
     """An inbound file read as text: a `row` column (line number) and one String column per column of its kind."""
 
     frame: pl.DataFrame
     problems: tuple[Problem, ...]
     readable: bool  # False when the file could not be read at all: nothing in it may proceed
+    notes: tuple[str, ...] = ()  # worth saying, not wrong: e.g. a column that is not ours and is ignored
 
 
 def header_key(header: str) -> str:
@@ -226,33 +229,32 @@ def _undecodable(data: bytes, encoding: str, exc: UnicodeDecodeError) -> Problem
     )
 
 
-def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, pl.Series | None, Problem | None]:
+def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, Problem | None]:
     """Read every field as trimmed text with its line number, the header as row 0.
 
-    Lines longer than the header are cut to its width and returned flagged, so they can be reported by line.
+    Lines longer than the header are cut to its width; scan_lines reports them (and short ones) by line.
     """
     try:
         lazy = pl.scan_csv(io.BytesIO(utf8), has_header=False, infer_schema=False, separator=delimiter)
         # Trimming inside the scan keeps one copy of the file's text in memory, not two.
-        return lazy.select(*_lines_and_cells(utf8, lazy.collect_schema().names())).collect(), None, None
+        return lazy.select(*_lines_and_cells(utf8, lazy.collect_schema().names())).collect(), None
     except pl.exceptions.NoDataError:
-        return pl.DataFrame(), None, Problem("the file is empty")
+        return pl.DataFrame(), Problem("the file is empty")
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc):
             try:  # only now pay for a Python decode, to say where the bad byte is
                 utf8.decode("utf-8")
             except UnicodeDecodeError as decode_error:
-                return pl.DataFrame(), None, _undecodable(utf8, "utf-8", decode_error)
+                return pl.DataFrame(), _undecodable(utf8, "utf-8", decode_error)
         if "more fields" not in str(exc):
-            return pl.DataFrame(), None, Problem(
+            return pl.DataFrame(), Problem(
                 f"the file is not valid CSV with delimiter {delimiter!r} (for example a quoted field that is "
                 "never closed); the reader said: " + str(exc).splitlines()[0][:120]
             )
     header = pl.read_csv(
         utf8, has_header=False, infer_schema=False, separator=delimiter, n_rows=1, truncate_ragged_lines=True
     )
-    # One spare column catches the fields beyond the header's width, so those lines can be named.
-    names = [f"field_{index}" for index in range(header.width + 1)]
+    names = [f"field_{index}" for index in range(header.width)]
     frame = pl.read_csv(
         utf8,
         has_header=False,
@@ -261,7 +263,7 @@ def _read_csv(utf8: bytes, delimiter: str) -> tuple[pl.DataFrame, pl.Series | No
         truncate_ragged_lines=True,
         missing_columns="insert",
     )
-    return frame.select(*_lines_and_cells(utf8, names[:-1])), frame[names[-1]], None
+    return frame.select(*_lines_and_cells(utf8, names)), None
 
 
 def _lines_and_cells(utf8: bytes, names: list[str]) -> list[pl.Expr]:
@@ -275,12 +277,25 @@ def _lines_and_cells(utf8: bytes, names: list[str]) -> list[pl.Expr]:
 
 def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> InboundTable:
     """Read a shipment or stock file into text columns with our names, and list what is wrong with its layout."""
+    problem = sniff(data, options.encoding)
+    if problem is not None:
+        return _empty_table(kind, problem)
     utf8, problem = _to_utf8(data, options.encoding)
+    if problem is None:
+        problem = sniff_text(utf8)
     if problem is not None:
         return _empty_table(kind, problem)
-    raw, ragged, problem = _read_csv(utf8, options.delimiter)
+    try:
+        lines: LineScan | None = scan_lines(utf8, options.delimiter)  # before the parse: never the text twice
+    except ValueError:
+        return _empty_table(kind, Problem("the file holds every possible byte value: it is binary data, not CSV"))
+    except pl.exceptions.PolarsError:
+        lines = None  # empty or not UTF-8: the parse below says which
+    raw, problem = _read_csv(utf8, options.delimiter)
     if problem is not None:
-        return _empty_table(kind, problem)
+        return _empty_table(kind, _located(utf8, options.delimiter, problem))
+    if lines is None:
+        return _empty_table(kind, Problem("the file cannot be read as lines of text"))
     fields = raw.columns[1:]
     raw = raw.with_columns(blank=pl.all_horizontal(pl.col(name).is_null() for name in fields))
     if raw["blank"].all():
@@ -325,14 +340,12 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
                 + " or ".join(repr(name) for name in accepted[spec.name]),
                 column=spec.name,
             ))
-    fatal = bool(problems)
-    problems.extend(
-        Problem(f"unknown column {header!r} is ignored: it is not one of this warehouse's {kind} columns",
-                column=header)
-        for header in unknown
+    # An unknown column is said, not refused: the words ("ignored") and the outcome (the file proceeds) agree.
+    notes = tuple(
+        f"column {header!r} is not one of this warehouse's {kind} columns and is ignored" for header in unknown
     )
-    if fatal:
-        return InboundTable(_empty_table(kind, problems[0]).frame, tuple(problems), readable=False)
+    if problems:
+        return InboundTable(_empty_table(kind, problems[0]).frame, tuple(problems), readable=False, notes=notes)
 
     body = raw.slice(1).filter(~pl.col("blank"))
     text_columns = [
@@ -342,14 +355,17 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
         for spec in specs
     ]
     frame = body.select(pl.col("line").alias("row"), *text_columns)
-    if ragged is not None:
-        width = len(headers)
-        lines = raw.with_columns(extra=ragged).slice(1).filter(pl.col("extra").is_not_null())["line"].to_list()
-        problems.extend(
-            Problem(f"line has more fields than the header's {width} columns; check quoting and delimiter", row=line)
-            for line in lines
-        )
-    return InboundTable(frame, tuple(problems), readable=True)
+    problems.extend(field_count_problems(raw, fields, lines, options.delimiter, utf8))
+    read = {fields[position]: ours for ours, position in found.items()}
+    problems.extend(character_problems(raw, fields, read, lines.suspect_lines, quoted=b'"' in utf8))
+    return InboundTable(frame, tuple(problems), readable=True, notes=notes)
+
+
+def _located(utf8: bytes, delimiter: str, problem: Problem) -> Problem:
+    """The reader's verdict on a broken file, replaced by the line and column of the broken quote when one is."""
+    first = utf8.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    headers = next(csv.reader([first], delimiter=delimiter), [])
+    return locate_quote_problem(utf8, delimiter, headers) or problem
 
 
 def _clean(value: pl.Expr) -> pl.Expr:

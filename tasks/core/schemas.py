@@ -21,21 +21,22 @@ class ColumnSpec:
     required: bool
     rule: str  # plain language, said when a value cannot be read or breaks the column's range
     max_length: int | None = None
+    identifier: bool = False  # a code copied as is (order, SKU, tracking number): a spreadsheet must not reformat it
 
 
 SHIPMENT_COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("purchase_order_number", "text", True, "purchase order number must be letters and digits", 64),
-    ColumnSpec("item_sequence_number", "text", False, "item sequence number must be digits", 10),
-    ColumnSpec("vendor_sku", "text", False, "vendor SKU must not be empty", 64),
+    ColumnSpec("purchase_order_number", "text", True, "purchase order number must be letters and digits", 64, True),
+    ColumnSpec("item_sequence_number", "text", False, "item sequence number must be digits", 10, True),
+    ColumnSpec("vendor_sku", "text", False, "vendor SKU must not be empty", 64, True),
     ColumnSpec("quantity_shipped", "integer", True, "quantity shipped must be a whole number >= 1"),
     ColumnSpec("carrier", "text", True, "carrier must not be empty", 64),
     ColumnSpec("ship_method", "text", True, "ship method must not be empty", 64),
     ColumnSpec("scac", "text", False, "SCAC must be 2 to 4 letters", 4),
-    ColumnSpec("tracking_number", "text", True, "tracking number must not be empty", 100),
+    ColumnSpec("tracking_number", "text", True, "tracking number must not be empty", 100, True),
     ColumnSpec("ship_date", "datetime", True, "ship date must be a date"),
     ColumnSpec("package_weight", "decimal", True, "package weight must be a number > 0 and < 100000"),
     ColumnSpec("weight_unit", "unit", True, "weight unit must be KG or LB"),
-    ColumnSpec("package_id", "text", False, "package id must not be empty", 64),
+    ColumnSpec("package_id", "text", False, "package id must not be empty", 64, True),
     ColumnSpec("length", "decimal", False, "length must be a number > 0 and < 100000"),
     ColumnSpec("width", "decimal", False, "width must be a number > 0 and < 100000"),
     ColumnSpec("height", "decimal", False, "height must be a number > 0 and < 100000"),
@@ -43,9 +44,9 @@ SHIPMENT_COLUMNS: tuple[ColumnSpec, ...] = (
 )
 
 STOCK_COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("vendor_sku", "text", True, "vendor SKU must not be empty", 64),
+    ColumnSpec("vendor_sku", "text", True, "vendor SKU must not be empty", 64, True),
     ColumnSpec("available_quantity", "integer", True, "available quantity must be a whole number >= 0"),
-    ColumnSpec("asin", "text", False, "ASIN must be 10 capital letters or digits", 10),
+    ColumnSpec("asin", "text", False, "ASIN must be 10 capital letters or digits", 10, True),
 )
 
 COLUMNS: dict[InboundKind, tuple[ColumnSpec, ...]] = {"shipments": SHIPMENT_COLUMNS, "stock": STOCK_COLUMNS}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import polars as pl
@@ -12,6 +12,7 @@ from pandera.errors import SchemaErrors
 from tasks.core.config import FileOptions
 from tasks.core.errors import DataError
 from tasks.core.files import InboundTable, Problem, read_inbound
+from tasks.core.inbound_checks import visible, visible_expr
 from tasks.core.models import InventoryItem
 from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
 
@@ -19,6 +20,8 @@ ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reaso
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
 SUMMARY_PROBLEMS = 3
 _SHOWN_VALUE = 40
+# OWASP, CSV injection: a cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...)
+_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class ValidationResult:
     errors: pl.DataFrame  # row (None for the whole file), column, value, reason
     readable: bool = True  # False: the file as a whole could not be read, nothing in it proceeds
     held_orders: tuple[str, ...] = ()  # shipments: orders left out whole because one of their lines is bad
+    notes: tuple[str, ...] = ()  # said but not wrong (a column that is ignored): they do not fail the file
 
     @property
     def ok(self) -> bool:
@@ -42,24 +46,37 @@ class ValidationResult:
         return self.rows - self.valid.height
 
     def report_csv(self) -> bytes:
-        """The `<name>.errors.csv` next to a quarantined file: file, row, column, value, reason."""
-        report = self.errors.select(pl.lit(self.file_name).alias("file"), *ERROR_SCHEMA)
-        return report.write_csv(quote_style="necessary", line_terminator="\r\n").encode("utf-8")
+        """The `<name>.errors.csv` next to a quarantined file: file, row, column, value, reason.
+
+        The warehouse opens it in a spreadsheet, and its values come from the file it sent (anyone's text): every
+        cell that a spreadsheet would run as a formula is neutralised as OWASP's CSV-injection guidance says, by a
+        leading single quote, and every text cell is quoted.
+        """
+        report = self.errors.select(pl.lit(visible(self.file_name)).alias("file"), *ERROR_SCHEMA).with_columns(
+            _defused(pl.col(name)).alias(name) for name in ("file", "column", "value", "reason")
+        )
+        return report.write_csv(quote_style="non_numeric", line_terminator="\r\n").encode("utf-8")
 
     def summary(self) -> str:
         """One paragraph: the file, the counts and the first few problems (inbound files hold no PII)."""
-        head = f"{self.kind} file {self.file_name}"
+        head = f"{self.kind} file {visible(self.file_name)}"
+        notes = "".join(f" Note: {note}." for note in self.notes)
         if not self.readable:
-            return f"{head} could not be read: " + "; ".join(self.errors["reason"].to_list()[:SUMMARY_PROBLEMS]) + "."
+            reasons = "; ".join(self.errors["reason"].to_list()[:SUMMARY_PROBLEMS])
+            return f"{head} could not be read: {reasons}.{notes}"
         text = f"{head}: {self.rows} rows, {self.valid.height} valid, {self.rejected_rows} rejected"
         if self.held_orders:
             text += f", {len(self.held_orders)} order(s) left out whole"
         if self.ok:
-            return text + "; no problems."
+            return text + "; no problems." + notes
         shown = [_describe(*problem) for problem in self.errors.head(SUMMARY_PROBLEMS).iter_rows()]
         more = self.errors.height - len(shown)
         text += f"; {self.errors.height} problem(s): " + "; ".join(shown)
-        return text + (f"; and {more} more in the error report." if more else ".")
+        return text + (f"; and {more} more in the error report." if more else ".") + notes
+
+
+def _defused(cell: pl.Expr) -> pl.Expr:
+    return pl.when(cell.str.contains(_FORMULA_START)).then(pl.lit("'") + cell).otherwise(cell)
 
 
 def _describe(row: int | None, column: str | None, value: str | None, reason: str) -> str:
@@ -122,11 +139,23 @@ def _validate(
     typed, cast_errors = _cast(table.frame, specs, options)
     file_errors = _problems_frame(table)
     if not table.readable:
-        return ValidationResult(file_name, kind, 0, typed.clear(), file_errors, readable=False)
+        errors = _visible(file_errors)
+        return ValidationResult(file_name, kind, 0, typed.clear(), errors, readable=False, notes=table.notes)
 
+    if kind == "stock" and table.frame.is_empty():
+        empty = InboundTable(table.frame, (Problem(EMPTY_STOCK),), readable=True)
+        file_errors = pl.concat([file_errors, _problems_frame(empty)])
+    damage = _damage_checks(table.frame, typed, specs, options, now)
+    cast_errors = _with_hints(cast_errors, specs)
     row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
     extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
-    errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
+    # A line with the wrong number of fields has its values in the wrong columns: that alone is said of it. Of
+    # the problems named for one cell, the first is the most specific (a NUL, a spreadsheet's 7.9E+11).
+    misaligned = file_errors.filter(pl.col("row").is_not_null() & pl.col("column").is_null())["row"].implode()
+    cell_errors = pl.concat([*damage, cast_errors, row_errors, *extra], how="vertical")
+    errors = pl.concat([file_errors, cell_errors.filter(~pl.col("row").is_in(misaligned))], how="vertical").filter(
+        pl.struct("row", "column").is_first_distinct() | pl.col("row").is_null() | pl.col("column").is_null()
+    )
 
     bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
@@ -136,8 +165,10 @@ def _validate(
         errors = pl.concat([errors, held_errors], how="vertical")
         keep = keep & ~pl.col("purchase_order_number").is_in(pl.Series(held, dtype=pl.String).implode())
     valid = typed.filter(keep)
-    errors = errors.sort("row", nulls_last=False, maintain_order=True)
-    return ValidationResult(file_name, kind, table.frame.height, valid, errors, readable=True, held_orders=held)
+    errors = _visible(errors.sort("row", nulls_last=False, maintain_order=True))
+    return ValidationResult(
+        file_name, kind, table.frame.height, valid, errors, readable=True, held_orders=held, notes=table.notes
+    )
 
 
 def _problems_frame(table: InboundTable) -> pl.DataFrame:
@@ -302,3 +333,107 @@ def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame,
         .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
     )
     return held_lines, tuple(bad_orders[order].to_list())
+
+
+# ---------------------------------------------------------------------------------------------- damage and plausibility
+
+EMPTY_STOCK = (
+    "the stock file has a header and no rows: a full inventory update from it would set every SKU to zero "
+    "(a failed export at the warehouse?); nothing is sent"
+)
+# 7.94698E+11: a spreadsheet read a long number, showed it in scientific notation and saved it so; digits are lost
+_SCIENTIFIC = r"^[+-]?[0-9]+(?:[.,][0-9]+)?[eE][+-]?[0-9]+$"
+_SPREADSHEET_ERROR = (
+    r"(?i)^#(?:N/A|VALUE!|REF!|NAME\?|DIV/0!|NULL!|NUM!|SPILL!|CALC!|FIELD!|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!"
+    r"|GETTING_DATA)$|^#+$"
+)
+# a stand-in a person or a system wrote where the value was missing: never a carrier, SKU or tracking number
+_MISSING = r"[\[(<]?(?:n/?a|null|none|nil|undefined|unknown|tbd|tba|missing|-+|\?+)[\])>]?$"
+_PLACEHOLDER = "(?i)^" + _MISSING
+# one anchored look per column finds the candidates for the checks below
+_DAMAGE_TEXT = "(?i)^(?:[#=]|" + _MISSING + ")"
+_DAMAGE_IDENTIFIER = "(?i)^(?:[#=]|" + _MISSING + "|" + _SCIENTIFIC[1:] + ")"
+_THOUSANDS = r"^[+-]?[0-9]{1,3}(?:[,.' \x{00A0}][0-9]{3})+$"
+_DECIMAL_COMMA = r"^[+-]?[0-9]*,[0-9]+$"
+_DATE_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"  # days since 1899-12-30: 45717 is 2025-03-02
+
+
+def _damage_checks(
+    text: pl.DataFrame, typed: pl.DataFrame, specs: tuple[ColumnSpec, ...], options: FileOptions, now: datetime
+) -> list[pl.DataFrame]:
+    """Values a spreadsheet or a hand edit damaged, and dates no shipment can have, each by line and column.
+
+    One anchored look per text column finds the few candidate values; only those are explained.
+    """
+    floor = now - timedelta(days=options.oldest_date_days)
+    texts = [spec for spec in specs if spec.kind == "text"]
+    flags = text.select(
+        pl.col(spec.name).str.contains(_DAMAGE_IDENTIFIER if spec.identifier else _DAMAGE_TEXT).fill_null(False)
+        for spec in texts
+    )
+    found = []
+    for spec in texts:
+        candidates = text.filter(flags[spec.name])
+        if candidates.is_empty():
+            continue
+        label = spec.name.replace("_", " ")
+        value = pl.col(spec.name)
+        reason = (
+            pl.when(value.str.contains(_SPREADSHEET_ERROR))
+            .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
+                " is what a spreadsheet shows for an error or a too-narrow column, not a value")))
+            .when(value.str.starts_with("="))
+            .then(pl.lit(f"{label} is a spreadsheet formula, not a value"))
+            .when(value.str.contains(_PLACEHOLDER))
+            .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
+                " stands for a missing value; leave the cell empty or give the real one")))
+            .when(value.str.contains(_SCIENTIFIC))
+            .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
+                " is in scientific notation: a spreadsheet turned the identifier into a number and lost its "
+                "digits; format the column as text before exporting")))
+        )
+        found.append(_located(candidates.filter(reason.is_not_null()), spec.name, reason))
+    for spec in specs:
+        if spec.kind == "datetime":
+            label = spec.name.replace("_", " ")
+            too_old = pl.concat_str(
+                pl.lit(f"{label} "), pl.col(spec.name),
+                pl.lit(f" is before {floor:%Y-%m-%d} (files.oldest_date_days: {options.oldest_date_days}): not a "
+                       "plausible date; a spreadsheet's empty date (1899-12-30), the Unix epoch (1970-01-01) or a "
+                       "two-digit year?"),
+            )
+            found.append(_located(text.filter((typed[spec.name] < floor).fill_null(False)), spec.name, too_old))
+    return found
+
+
+def _located(rows: pl.DataFrame, column: str, reason: pl.Expr) -> pl.DataFrame:
+    return rows.select(
+        "row", pl.lit(column).alias("column"), pl.col(column).alias("value"), reason.alias("reason")
+    ).cast(ERROR_SCHEMA)  # type: ignore[arg-type]
+
+
+def _with_hints(errors: pl.DataFrame, specs: tuple[ColumnSpec, ...]) -> pl.DataFrame:
+    """Say why a number or date could not be read when the value shows it: a separator, a serial number."""
+    kind = pl.col("column").replace_strict({spec.name: spec.kind for spec in specs}, default=None)
+    value = pl.col("value")
+    hint = (
+        pl.when(value.str.contains(_SCIENTIFIC) & (kind == "integer"))
+        .then(pl.lit(" (it is in scientific notation: write the plain number)"))
+        .when(value.str.contains(_THOUSANDS) & kind.is_in(["integer", "decimal"]))
+        .then(pl.lit(" (write it without a thousands separator)"))
+        .when(value.str.contains(_DECIMAL_COMMA) & (kind == "decimal"))
+        .then(pl.lit(" (write the decimal separator as '.', not ',')"))
+        .when(value.str.contains(_DATE_SERIAL) & (kind == "datetime"))
+        .then(pl.lit(" (a spreadsheet's date serial number? format the column as a date before exporting)"))
+        .otherwise(pl.lit(""))
+    )
+    return errors.with_columns(reason=pl.col("reason") + hint)
+
+
+def _visible(errors: pl.DataFrame) -> pl.DataFrame:
+    """No control or invisible character of a file reaches a report or a console raw: each is shown escaped."""
+    return errors.with_columns(
+        visible_expr(pl.col("column")).alias("column"),
+        visible_expr(pl.col("value")).alias("value"),
+        visible_expr(pl.col("reason"), limit=2000).alias("reason"),
+    )
