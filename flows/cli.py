@@ -170,6 +170,9 @@ def validate(
     warehouse: Annotated[str | None, typer.Option(help="Use this warehouse's file options (needs a config).")] = None,
     config: ConfigOption = None,
     report: Annotated[Path | None, typer.Option(help="Also write the error report CSV here.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Check dates as if it were this time (ISO-8601; default now).")
+    ] = None,
 ) -> None:
     """Validate a shipment or stock file offline and print its error report."""
     from flows.render import plain, render_report, validate_file
@@ -189,7 +192,7 @@ def validate(
             raise _fail(IntegrationError(f"no warehouse {warehouse!r} in the configuration"))
         options = matches[0].files
     try:
-        result = validate_file(file, kind, options)  # type: ignore[arg-type]
+        result = validate_file(file, kind, options, now=_parse_time(as_of, "--as-of"))  # type: ignore[arg-type]
     except IntegrationError as exc:
         raise _fail(exc) from None
     console.print(render_report(result))

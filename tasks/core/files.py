@@ -356,9 +356,23 @@ def read_inbound(data: bytes, kind: InboundKind, options: FileOptions) -> Inboun
     ]
     frame = body.select(pl.col("line").alias("row"), *text_columns)
     problems.extend(field_count_problems(raw, fields, lines, options.delimiter, utf8))
+    problems.extend(_repeated_headers(body, fields, headers))
     read = {fields[position]: ours for ours, position in found.items()}
     problems.extend(character_problems(raw, fields, read, lines.suspect_lines, quoted=b'"' in utf8))
     return InboundTable(frame, tuple(problems), readable=True, notes=notes)
+
+
+def _repeated_headers(body: pl.DataFrame, fields: list[str], headers: list[str]) -> list[Problem]:
+    """A header row again inside the file: two exports joined into one (its 'values' are column names)."""
+    first = next((position for position, header in enumerate(headers) if header_key(header)), None)
+    if first is None:
+        return []
+    candidates = body.filter(pl.col(fields[first]).str.ends_with(headers[first].lstrip("\ufeff")))
+    return [
+        Problem("line repeats the header row: two exports joined into one file?", row=line)
+        for line, *values in candidates.select("line", *fields).iter_rows()
+        if [header_key(value or "") for value in values] == [header_key(header) for header in headers]
+    ]
 
 
 def _located(utf8: bytes, delimiter: str, problem: Problem) -> Problem:

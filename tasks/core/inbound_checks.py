@@ -95,9 +95,10 @@ def sniff(data: bytes, encoding: str) -> Problem | None:
             f"writes); ask the warehouse to save it as 'CSV UTF-8', or set files.encoding: utf-16 (now {encoding})"
         )
     head = data[:4096]
-    if head and head.count(b"\x00") * 4 >= len(head):
+    # UTF-16 without a byte order mark: ASCII text with a NUL in every other byte
+    if len(head) >= 8 and max(head[0::2].count(0), head[1::2].count(0)) * 10 >= len(head) // 2 * 9:
         return Problem(
-            "the file is full of NUL bytes: it is UTF-16 text without a byte order mark, or binary data; "
+            "the file has a NUL in every other byte: it is UTF-16 text without a byte order mark; "
             "ask the warehouse to save it as 'CSV UTF-8'"
         )
     codec = encoding.replace("-", "").replace("_", "").lower()

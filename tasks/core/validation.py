@@ -149,11 +149,11 @@ def _validate(
     cast_errors = _with_hints(cast_errors, specs)
     row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
     extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
-    # A line with the wrong number of fields has its values in the wrong columns: that alone is said of it. Of
-    # the problems named for one cell, the first is the most specific (a NUL, a spreadsheet's 7.9E+11).
-    misaligned = file_errors.filter(pl.col("row").is_not_null() & pl.col("column").is_null())["row"].implode()
+    # A line wrong as a whole (the wrong number of fields: values in the wrong columns; a repeated header) has
+    # only that said of it. Of the problems named for one cell, the first is the most specific (a NUL, 7.9E+11).
+    whole_lines = file_errors.filter(pl.col("row").is_not_null() & pl.col("column").is_null())["row"].implode()
     cell_errors = pl.concat([*damage, cast_errors, row_errors, *extra], how="vertical")
-    errors = pl.concat([file_errors, cell_errors.filter(~pl.col("row").is_in(misaligned))], how="vertical").filter(
+    errors = pl.concat([file_errors, cell_errors.filter(~pl.col("row").is_in(whole_lines))], how="vertical").filter(
         pl.struct("row", "column").is_first_distinct() | pl.col("row").is_null() | pl.col("column").is_null()
     )
 
@@ -350,9 +350,10 @@ _SPREADSHEET_ERROR = (
 # a stand-in a person or a system wrote where the value was missing: never a carrier, SKU or tracking number
 _MISSING = r"[\[(<]?(?:n/?a|null|none|nil|undefined|unknown|tbd|tba|missing|-+|\?+)[\])>]?$"
 _PLACEHOLDER = "(?i)^" + _MISSING
+_TOTALS = r"(?i)^(?:grand |sub)?(?:totals?|sum):?$"  # a report's totals row exported with the data
 # one anchored look per column finds the candidates for the checks below
-_DAMAGE_TEXT = "(?i)^(?:[#=]|" + _MISSING + ")"
-_DAMAGE_IDENTIFIER = "(?i)^(?:[#=]|" + _MISSING + "|" + _SCIENTIFIC[1:] + ")"
+_DAMAGE_TEXT = "(?i)^(?:[#=+@]|" + _MISSING + ")"
+_DAMAGE_IDENTIFIER = "(?i)^(?:[#=+@]|(?:grand |sub)?(?:totals?|sum):?$|" + _MISSING + "|" + _SCIENTIFIC[1:] + ")"
 _THOUSANDS = r"^[+-]?[0-9]{1,3}(?:[,.' \x{00A0}][0-9]{3})+$"
 _DECIMAL_COMMA = r"^[+-]?[0-9]*,[0-9]+$"
 _DATE_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"  # days since 1899-12-30: 45717 is 2025-03-02
@@ -382,11 +383,13 @@ def _damage_checks(
             pl.when(value.str.contains(_SPREADSHEET_ERROR))
             .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
                 " is what a spreadsheet shows for an error or a too-narrow column, not a value")))
-            .when(value.str.starts_with("="))
-            .then(pl.lit(f"{label} is a spreadsheet formula, not a value"))
+            .when(value.str.contains(r"^[=+@]"))
+            .then(pl.lit(f"{label} starts like a spreadsheet formula (=, + or @): it is not a value"))
             .when(value.str.contains(_PLACEHOLDER))
             .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
                 " stands for a missing value; leave the cell empty or give the real one")))
+            .when(value.str.contains(_TOTALS) & pl.lit(spec.identifier))
+            .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(" is a report's totals row, not an item")))
             .when(value.str.contains(_SCIENTIFIC))
             .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
                 " is in scientific notation: a spreadsheet turned the identifier into a number and lost its "
@@ -417,7 +420,9 @@ def _with_hints(errors: pl.DataFrame, specs: tuple[ColumnSpec, ...]) -> pl.DataF
     kind = pl.col("column").replace_strict({spec.name: spec.kind for spec in specs}, default=None)
     value = pl.col("value")
     hint = (
-        pl.when(value.str.contains(_SCIENTIFIC) & (kind == "integer"))
+        pl.when(value.str.contains(_SPREADSHEET_ERROR))
+        .then(pl.lit(" (it is what a spreadsheet shows for an error or a too-narrow column)"))
+        .when(value.str.contains(_SCIENTIFIC) & (kind == "integer"))
         .then(pl.lit(" (it is in scientific notation: write the plain number)"))
         .when(value.str.contains(_THOUSANDS) & kind.is_in(["integer", "decimal"]))
         .then(pl.lit(" (write it without a thousands separator)"))

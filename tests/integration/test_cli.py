@@ -40,8 +40,29 @@ def test_validate_reports_problems_and_writes_the_report(tmp_path: Path):
     assert "quantity_shipped" in text and "two" in text
 
 
+def test_validate_shows_file_text_as_is_and_exit_code_follows_the_words(tmp_path: Path):
+    brackets = tmp_path / "[stock].csv"
+    brackets.write_bytes(b"vendor_sku,available_quantity,asin\n[n/a],2 [pcs],[/x]\nSKU-2,1,[bold]\n")
+    result = runner.invoke(app, ["validate", str(brackets), "--kind", "stock"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # no MarkupError traceback
+    for text in ("[n/a]", "2 [pcs]", "[/x]", "[bold]"):
+        assert text in result.output
+    assert "problems in [stock].csv" in result.output
+
+    ignored = tmp_path / "extra.csv"
+    ignored.write_bytes(b"vendor_sku,available_quantity,notes\nSKU-1,1,[n/a]\n")
+    result = runner.invoke(app, ["validate", str(ignored), "--kind", "stock"])
+    assert result.exit_code == 0  # "is ignored" is said, and the file passes
+    assert "column 'notes' is not one of this warehouse's stock columns and is ignored" in " ".join(
+        result.output.split()
+    )
+
+
 def test_validate_clean_file_and_warehouse_options(tmp_path: Path):
-    assert runner.invoke(app, ["validate", str(DATA / "shipments_clean.csv")]).exit_code == 0
+    as_of = ["--as-of", "2026-03-05T12:00:00Z"]  # the file's ship dates are real dates of that week
+    assert runner.invoke(app, ["validate", str(DATA / "shipments_clean.csv"), *as_of]).exit_code == 0
+    stale = runner.invoke(app, ["validate", str(DATA / "shipments_clean.csv"), "--as-of", "2027-03-05T12:00:00Z"])
+    assert stale.exit_code == 1 and "not a plausible date" in stale.output
     config = _config(tmp_path)
     data = yaml.safe_load(config.read_text())
     data["accounts"][0]["warehouses"][0]["files"] = {
