@@ -7,7 +7,8 @@ import hmac
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,14 +41,29 @@ class SftpServerConfig:
     authorized_keys: tuple[str, ...] = ()
     host_key_path: Path | None = None
     posix_rename: bool = True
+    # names listed in every folder with no file behind them, as a broken or hostile server might list them
+    # (`../escape.csv`, `a/b.csv`): clients can check that no such name ever becomes a path
+    phantom_names: tuple[str, ...] = ()
 
 
 class _ChrootSftp(asyncssh.SFTPServer):
     """The stock asyncssh file server confined to the root, optionally without POSIX rename."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, root: Path, allow_posix_rename: bool) -> None:
+    def __init__(
+        self, chan: asyncssh.SSHServerChannel, root: Path, allow_posix_rename: bool, phantoms: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(chan, chroot=os.fsencode(root))
         self._allow_posix_rename = allow_posix_rename
+        self._phantoms = phantoms
+
+    async def scandir(self, path: bytes) -> AsyncIterator[asyncssh.SFTPName]:
+        async for name in super().scandir(path):
+            yield name
+        for phantom in self._phantoms:
+            attrs = asyncssh.SFTPAttrs(
+                type=asyncssh.FILEXFER_TYPE_REGULAR, size=10, permissions=0o100644, mtime=int(time.time()) - 60
+            )
+            yield asyncssh.SFTPName(phantom.encode(), attrs=attrs)
 
     def posix_rename(self, oldpath: bytes, newpath: bytes) -> Any:
         if not self._allow_posix_rename:
@@ -179,13 +195,13 @@ class EmbeddedSftpServer:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     async def _listen(self) -> asyncssh.SSHAcceptor:
-        root, allow_posix_rename = self.config.root, self.config.posix_rename
+        root, allow_posix_rename, phantoms = self.config.root, self.config.posix_rename, self.config.phantom_names
         return await asyncssh.listen(
             self.config.host,
             self.config.port,
             server_host_keys=[self.host_key],
             server_factory=lambda: _Gatekeeper(self),
-            sftp_factory=lambda chan: _ChrootSftp(chan, root, allow_posix_rename),
+            sftp_factory=lambda chan: _ChrootSftp(chan, root, allow_posix_rename, phantoms),
             allow_scp=False,
             agent_forwarding=False,
             x11_forwarding=False,

@@ -36,6 +36,7 @@ from tasks.core.models import (
     TransactionState,
     TransactionStatus,
 )
+from tasks.core.names import addressable, error_report_name, free_names, name_problem, safe_name_for, unsafe_name_report
 from tasks.core.ports import Folder, RemoteFile
 from tasks.core.states import OrderEvent
 
@@ -481,10 +482,21 @@ class FakeWarehouseDrop:
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         self.faults.check("list_new")
-        return [
-            RemoteFile(folder, name, len(data), float(position))
+        listed = [
+            (position, name, data)
             for position, (name, data) in enumerate(self.folders[folder].items())
             if any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+        ]
+        for _, name, _ in listed:  # as the real drops do: an unsafe name is quarantined, never offered
+            problem = name_problem(name)
+            if problem is not None:
+                placed = self._move(folder, name, "error", safe_name_for(name)) if addressable(name) else None
+                report = unsafe_name_report(name, folder, problem, placed)
+                self.folders["error"][error_report_name(placed or safe_name_for(name))] = report
+        return [
+            RemoteFile(folder, name, len(data), float(position))
+            for position, name, data in listed
+            if name_problem(name) is None
         ]
 
     def exists(self, folder: Folder, name: str) -> bool:
@@ -514,12 +526,12 @@ class FakeWarehouseDrop:
     def close(self) -> None:
         self.closed = True
 
-    def _move(self, folder: Folder, name: str, target: str) -> str:
-        data = self.download(folder, name)
-        placed, n = name, 1
-        while placed in self.folders[target]:
-            n += 1
-            placed = f"{name}-{n}"
+    def _move(self, folder: Folder, name: str, target: str, as_name: str | None = None) -> str:
+        try:
+            data = self.folders[folder][name]
+        except KeyError:
+            raise PermanentError(f"no file {folder}/{name} on the drop", subject=name) from None
+        placed = next(candidate for candidate in free_names(as_name or name) if candidate not in self.folders[target])
         self.folders[target][placed] = data
         del self.folders[folder][name]
         return placed

@@ -6,21 +6,20 @@ import errno
 import fnmatch
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from tasks.core.config import Folders
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
+from tasks.core.inbound_checks import visible
+from tasks.core.names import free_names as free_names  # where the drops and their tests have always found it
+from tasks.core.names import name_problem
 from tasks.core.ports import Folder, RemoteFile
 
 # How long list_new waits between its two looks at a folder: a file whose size or mtime changed in between is
 # still being written and is left for the next run. SFTP reports mtimes in whole seconds, so size is what
 # usually gives a slow writer away.
 DEFAULT_SETTLE_SECONDS = 2.0
-
-# Free names tried for one move before giving up: the plain name, then timestamped ones.
-MAX_NAME_ATTEMPTS = 100
 
 _PARTIAL = re.compile(r"\.part[^.]*$", re.IGNORECASE)  # ours are `<name>.part-<uuid>`; others use .part/.partial
 _FOLDERS: tuple[Folder, ...] = ("orders", "shipments", "inventory", "archive", "error")
@@ -43,20 +42,28 @@ def folder_path(folders: Folders, folder: Folder) -> str:
 
 def check_name(name: str) -> str:
     """Refuse anything but a plain file name, so no caller can reach outside its folder."""
-    if not name or name in {".", ".."} or "/" in name or "\\" in name or "\x00" in name:
-        raise PermanentError("not a plain file name", subject=repr(name))
+    problem = name_problem(name)
+    if problem is not None:
+        raise PermanentError(f"not a plain file name: {problem}", subject=visible(name))
     return name
 
 
-def is_listable(name: str, patterns: Sequence[str]) -> bool:
-    """A name list_new may offer: no dotfile, temporary or partial name, and matching a pattern.
-
-    Patterns are fnmatch patterns compared case-insensitively: warehouses write `.CSV` as often as `.csv`.
-    """
-    if name.startswith(".") or name.lower().endswith(".tmp") or _PARTIAL.search(name):
-        return False
+def matches(name: str, patterns: Sequence[str]) -> bool:
+    """Patterns are fnmatch patterns compared case-insensitively: warehouses write `.CSV` as often as `.csv`."""
     lowered = name.lower()
     return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in patterns)
+
+
+def is_listable(name: str, patterns: Sequence[str]) -> bool:
+    """A name list_new may offer: a plain name, no dotfile, temporary or partial name, and matching a pattern."""
+    if name.startswith(".") or name.lower().endswith(".tmp") or _PARTIAL.search(name):
+        return False
+    return name_problem(name) is None and matches(name, patterns)
+
+
+def is_unsafe(name: str, patterns: Sequence[str]) -> bool:
+    """A name list_new would have offered but that no path may be built from: it is quarantined instead."""
+    return name_problem(name) is not None and matches(name, patterns)
 
 
 def stable_files(folder: Folder, first: Mapping[str, Snapshot], second: Mapping[str, Snapshot]) -> list[RemoteFile]:
@@ -85,18 +92,6 @@ def vanished_temp(exc: OSError, subject: str) -> TransientError:
     """An upload's temporary file gone before its rename: a concurrent upload of the same name removed it."""
     reason = "its temporary file vanished, most likely removed by another upload of the same name at the same time"
     return TransientError(f"upload failed: {reason}", subject=subject)
-
-
-def free_names(name: str, now: datetime | None = None) -> Iterator[str]:
-    """The name itself, then `<stem>-<UTC timestamp>[-n].<ext>` candidates for when it is taken."""
-    yield name
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    stem, dot, ext = name.rpartition(".")
-    if not stem:
-        stem, dot, ext = name, "", ""
-    yield f"{stem}-{stamp}{dot}{ext}"
-    for n in range(2, MAX_NAME_ATTEMPTS):
-        yield f"{stem}-{stamp}-{n}{dot}{ext}"
 
 
 def map_os_error(exc: OSError, action: str, subject: str) -> IntegrationError:

@@ -19,13 +19,16 @@ from adapters.warehouse.common import (
     free_names,
     is_listable,
     is_temporary,
+    is_unsafe,
     map_os_error,
     stable_files,
     temp_name,
     vanished_temp,
 )
 from tasks.core.config import Folders
-from tasks.core.errors import PermanentError
+from tasks.core.errors import IntegrationError, PermanentError
+from tasks.core.inbound_checks import visible
+from tasks.core.names import addressable, error_report_name, name_problem, safe_name_for, unsafe_name_report
 from tasks.core.ports import Folder, RemoteFile
 
 log = logging.getLogger(__name__)
@@ -72,7 +75,9 @@ class LocalWarehouseDrop:
         log.info("uploaded %s/%s (%d bytes)", folder, name, len(data))
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
-        first = self._scan(folder, patterns)
+        unsafe: list[str] = []
+        first = self._scan(folder, patterns, unsafe)
+        self._quarantine_unsafe(folder, unsafe)
         if not first:
             return []
         time.sleep(self.settle_seconds)
@@ -165,12 +170,14 @@ class LocalWarehouseDrop:
                 continue
             log.info("%s: removed temporary file %s left by an earlier upload", folder, path.name)
 
-    def _scan(self, folder: Folder, patterns: Sequence[str]) -> dict[str, Snapshot]:
+    def _scan(self, folder: Folder, patterns: Sequence[str], unsafe: list[str] | None = None) -> dict[str, Snapshot]:
         directory = self._dir(folder)
         seen: dict[str, Snapshot] = {}
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
+                    if unsafe is not None and is_unsafe(entry.name, patterns):
+                        unsafe.append(entry.name)
                     if not is_listable(entry.name, patterns):
                         continue
                     with contextlib.suppress(FileNotFoundError):  # moved away while we looked
@@ -182,6 +189,26 @@ class LocalWarehouseDrop:
         except OSError as exc:
             raise map_os_error(exc, "list", folder) from exc
         return seen
+
+    def _quarantine_unsafe(self, folder: Folder, names: Sequence[str]) -> None:
+        """Move files whose names no path may be built from into the error folder under names we make, with a
+        report; one that cannot be addressed at all stays and is only reported (once)."""
+        for name in names:
+            problem = name_problem(name) or "the file name is not plain"
+            placed: str | None = None
+            try:
+                if addressable(name) and (self._dir(folder) / name).is_file():
+                    directory = self._dir("error")
+                    directory.mkdir(parents=True, exist_ok=True)
+                    placed = self._place(self._dir(folder) / name, directory, safe_name_for(name))
+                report_name = error_report_name(placed or safe_name_for(name))
+                if placed is None and self.exists("error", report_name):
+                    continue
+                self.upload("error", report_name, unsafe_name_report(name, folder, problem, placed))
+            except (OSError, IntegrationError) as exc:
+                log.warning("%s: file %s with an unsafe name could not be quarantined: %s", folder, visible(name), exc)
+                continue
+            _log_unsafe(folder, name, problem, placed, report_name)
 
     def _move(self, folder: Folder, name: str, target: Folder) -> str:
         source = self._dir(folder) / check_name(name)
@@ -214,3 +241,12 @@ class LocalWarehouseDrop:
             source.unlink()
             return candidate
         raise PermanentError(f"no free name left in {directory.name}", subject=name)
+
+
+def _log_unsafe(folder: Folder, name: str, problem: str, placed: str | None, report_name: str) -> None:
+    if placed is not None:
+        log.warning("%s: file %s refused (%s); moved to error/%s, report error/%s",
+                    folder, visible(name), problem, placed, report_name)
+    else:
+        log.warning("%s: file %s refused (%s); no safe path to it, left in place, report error/%s",
+                    folder, visible(name), problem, report_name)

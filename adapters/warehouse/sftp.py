@@ -27,6 +27,7 @@ from adapters.warehouse.common import (
     free_names,
     is_listable,
     is_temporary,
+    is_unsafe,
     map_os_error,
     stable_files,
     temp_name,
@@ -34,6 +35,8 @@ from adapters.warehouse.common import (
 )
 from tasks.core.config import Folders
 from tasks.core.errors import ConfigError, IntegrationError, PermanentError, TransientError
+from tasks.core.inbound_checks import visible
+from tasks.core.names import addressable, error_report_name, name_problem, safe_name_for, unsafe_name_report
 from tasks.core.ports import Folder, RemoteFile
 
 log = logging.getLogger(__name__)
@@ -172,7 +175,9 @@ class SftpWarehouseDrop:
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         directory = self._dir(folder)
-        first = self._run("list", folder, lambda sftp: self._scan(sftp, directory, patterns))
+        unsafe: list[str] = []
+        first = self._run("list", folder, lambda sftp: self._scan(sftp, directory, patterns, unsafe))
+        self._quarantine_unsafe(folder, sorted(set(unsafe)))
         if not first:
             return []
         time.sleep(self.settle_seconds)
@@ -481,17 +486,50 @@ class SftpWarehouseDrop:
                 continue
             log.info("%s: removed temporary file %s left by an earlier upload", folder, entry.filename)
 
-    def _scan(self, sftp: _SftpClient, directory: str, patterns: Sequence[str]) -> dict[str, Snapshot]:
+    def _scan(
+        self, sftp: _SftpClient, directory: str, patterns: Sequence[str], unsafe: list[str] | None = None
+    ) -> dict[str, Snapshot]:
         try:
             entries = sftp.listdir_attr(directory or ".")
         except FileNotFoundError:
             log.warning("folder %s does not exist on %s; nothing to list", directory, self.host)
             return {}
+        if unsafe is not None:  # a server may list any name, "../x" included: none of them becomes a path
+            unsafe.extend(entry.filename for entry in entries if is_unsafe(entry.filename, patterns))
         return {
             entry.filename: Snapshot(entry.st_size or 0, float(entry.st_mtime or 0))
             for entry in entries
             if is_listable(entry.filename, patterns) and stat.S_ISREG(entry.st_mode or 0)
         }
+
+    def _quarantine_unsafe(self, folder: Folder, names: list[str]) -> None:
+        """Move files whose names no path may be built from into the error folder under names we make, with a
+        report; one that cannot be addressed at all stays and is only reported (once)."""
+        directory = self._dir(folder)
+        for name in names:
+            problem = name_problem(name) or "the file name is not plain"
+
+            def move(sftp: _SftpClient, name: str = name) -> str | None:
+                if not addressable(name):
+                    return None
+                self._makedirs(sftp, self._dir("error"))
+                return self._place(sftp, posixpath.join(directory, name), self._dir("error"), safe_name_for(name))
+
+            try:
+                placed = self._run("quarantine", folder, move)
+                report_name = error_report_name(placed or safe_name_for(name))
+                if placed is None and self.exists("error", report_name):
+                    continue
+                self.upload("error", report_name, unsafe_name_report(name, folder, problem, placed))
+            except IntegrationError as exc:
+                log.warning("%s: file %s with an unsafe name could not be quarantined: %s", folder, visible(name), exc)
+                continue
+            if placed is not None:
+                log.warning("%s: file %s on %s refused (%s); moved to error/%s, report error/%s",
+                            folder, visible(name), self.host, problem, placed, report_name)
+            else:
+                log.warning("%s: file %s on %s refused (%s); no safe path to it, left in place, report error/%s",
+                            folder, visible(name), self.host, problem, report_name)
 
     def _move(self, sftp: _SftpClient, folder: Folder, name: str, target: Folder) -> str:
         source = posixpath.join(self._dir(folder), check_name(name))

@@ -305,3 +305,23 @@ def test_an_upload_racing_another_of_the_same_name_fails_transiently(sftp_target
     assert "another upload of the same name" in str(errors[0])
     assert sorted(os.listdir(folder)) == ["big.csv", "warmup.csv"]
     assert (folder / "big.csv").read_bytes() == b"the later copy"
+
+
+def test_names_a_hostile_server_lists_never_become_paths(sftp_server_factory: ServerFactory) -> None:
+    target, _ = sftp_server_factory(phantom_names=("../escape.csv", "a/../../b.csv", "ok\x00.csv"))
+    (target.root / "inbound" / "shipments").mkdir(parents=True)
+    (target.root / "inbound" / "shipments" / "good.csv").write_bytes(b"a\n")
+    drop = target.drop()
+
+    assert [f.name for f in drop.list_new("shipments", ["*.csv"])] == ["good.csv"]
+
+    error = target.root / "error"
+    reports = sorted(os.listdir(error))
+    assert len(reports) == 3 and all(name.startswith("renamed-") and name.endswith(".errors.csv") for name in reports)
+    texts = [(error / name).read_bytes().decode() for name in reports]
+    assert all("left where it is" in text for text in texts)
+    assert sum("path separator" in text for text in texts) == 2 and any("U+0000 (NUL)" in text for text in texts)
+    assert not (target.root.parent / "escape.csv").exists() and not (target.root.parent / "b.csv").exists()
+    assert os.listdir(target.root / "inbound" / "shipments") == ["good.csv"]
+    assert [f.name for f in drop.list_new("shipments", ["*.csv"])] == ["good.csv"]  # no error, no new report
+    assert sorted(os.listdir(error)) == reports

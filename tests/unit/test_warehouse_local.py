@@ -15,6 +15,8 @@ import pytest
 
 from adapters.warehouse.local import LocalWarehouseDrop
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
+from tasks.core.inbound_checks import is_suspect
+from tasks.core.names import name_problem
 from tasks.core.ports import WarehouseDrop
 
 
@@ -256,6 +258,55 @@ class WarehouseDropContract:
         with pytest.raises(PermanentError):
             env.drop.exists("orders", name)
         assert not (env.root.parent / "escape.csv").exists()
+
+
+    @pytest.mark.parametrize(
+        "name",
+        ["ship\x1b[31m.csv", "tab\there.csv", "rlo\u202ecsv.exe.csv", "bell\x07.csv", "new\nline.csv",
+         "..hidden\x7f.csv"],
+    )
+    def test_a_listed_name_no_path_may_be_built_from_is_quarantined_with_a_report(
+        self, env: DropEnv, name: str
+    ) -> None:
+        env.inbound("good.csv", b"a,b\n")
+        env.inbound(name, b"payload")
+        outside_before = sorted(str(p) for p in env.root.parent.rglob("*") if env.root not in p.parents)
+
+        files = env.drop.list_new("shipments", ["*.csv"])
+
+        assert [f.name for f in files] == ["good.csv"]
+        assert sorted(os.listdir(env.root / "inbound" / "shipments")) == ["good.csv"]
+        error = env.root / "error"
+        moved = [n for n in os.listdir(error) if not n.endswith(".errors.csv")]
+        assert len(moved) == 1 and moved[0].startswith("renamed-") and name_problem(moved[0]) is None
+        assert (error / moved[0]).read_bytes() == b"payload"
+        report = (error / (moved[0] + ".errors.csv")).read_bytes().decode("utf-8")
+        assert "file name" in report and f"moved to the error folder as {moved[0]}" in report
+        assert not any(is_suspect(char) for char in report.replace("\r\n", ""))
+        assert sorted(str(p) for p in env.root.parent.rglob("*") if env.root not in p.parents) == outside_before
+        assert env.drop.list_new("shipments", ["*.csv"])[0].name == "good.csv"  # and it is not looked at again
+
+    @pytest.mark.parametrize("name", ["..\\..\\escape.csv", "c:\\temp\\x.csv"])
+    def test_a_name_with_a_backslash_is_never_a_path_only_reported_once(self, env: DropEnv, name: str) -> None:
+        # a backslash is a plain character here but a separator on Windows servers: no path is built from it
+        env.inbound(name, b"payload")
+
+        assert env.drop.list_new("shipments", ["*.csv"]) == []
+        assert os.listdir(env.root / "inbound" / "shipments") == [name]
+        (report,) = os.listdir(env.root / "error")
+        text = (env.root / "error" / report).read_bytes().decode("utf-8")
+        assert "path separator" in text and "left where it is" in text
+        (env.root / "error" / report).write_bytes(b"seen")
+        assert env.drop.list_new("shipments", ["*.csv"]) == []
+        assert (env.root / "error" / report).read_bytes() == b"seen"  # reported once, not every run
+        assert not (env.root.parent / "escape.csv").exists() and not (env.root / "escape.csv").exists()
+
+    def test_an_unsafe_name_that_matches_no_pattern_is_left_alone(self, env: DropEnv) -> None:
+        env.inbound("notes\x1b.txt", b"not ours")
+
+        assert env.drop.list_new("shipments", ["*.csv"]) == []
+        assert os.listdir(env.root / "inbound" / "shipments") == ["notes\x1b.txt"]
+        assert not (env.root / "error").exists()
 
 
 class TestLocalWarehouseDrop(WarehouseDropContract):
