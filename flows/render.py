@@ -12,7 +12,7 @@ from rich.text import Text
 
 from tasks.core.config import FileOptions
 from tasks.core.errors import DataError
-from tasks.core.inbound_checks import visible
+from tasks.core.text import visible
 from tasks.core.validation import ValidationResult, validate_data
 
 

@@ -11,10 +11,10 @@ from typing import NamedTuple
 
 from tasks.core.config import Folders
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
-from tasks.core.inbound_checks import visible
 from tasks.core.names import free_names as free_names  # where the drops and their tests have always found it
 from tasks.core.names import name_problem
 from tasks.core.ports import Folder, RemoteFile
+from tasks.core.text import visible
 
 # How long list_new waits between its two looks at a folder: a file whose size or mtime changed in between is
 # still being written and is left for the next run. SFTP reports mtimes in whole seconds, so size is what

@@ -35,9 +35,9 @@ from adapters.warehouse.common import (
 )
 from tasks.core.config import Folders
 from tasks.core.errors import ConfigError, IntegrationError, PermanentError, TransientError
-from tasks.core.inbound_checks import visible
 from tasks.core.names import addressable, error_report_name, name_problem, safe_name_for, unsafe_name_report
 from tasks.core.ports import Folder, RemoteFile
+from tasks.core.text import visible
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import bisect
 import csv
 import io
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
+
+from tasks.core.text import ESCAPES, describe_char, is_suspect
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,11 @@ class Problem:
     value: str | None = None
 
 
-# Characters no value of a warehouse file may hold: C0 and C1 controls (NUL, ESC, DEL, ...), zero-width and
-# direction-changing format characters (they hide or reorder text), a byte order mark inside the text, and
-# U+FFFD, which says an earlier, wrong conversion already destroyed characters.
+# The suspect characters of tasks.core.text as a regex class (polars' regex syntax).
 _INVISIBLE = (
     r"\x{200B}-\x{200F}\x{2028}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}\x{FFF9}-\x{FFFB}\x{FFFD}"
 )
 SUSPECT_IN_VALUE = r"[\x00-\x1F\x7F-\x9F" + _INVISIBLE + "]"
-_NAMES = {0x00: "NUL", 0x09: "TAB", 0x0A: "LINE FEED", 0x0D: "CARRIAGE RETURN", 0x1B: "ESCAPE", 0x7F: "DELETE"}
 _SPREADSHEET_MAGIC = (
     (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
     (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),
@@ -44,40 +42,9 @@ _SPREADSHEET_MAGIC = (
 _EXPORT_AS_CSV = "ask the warehouse to export it as CSV"
 
 
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-_SUSPECT_RANGES = (
-    (0x00, 0x1F), (0x7F, 0x9F), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064), (0x2066, 0x2069),
-    (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0xFFFD, 0xFFFD),
-)
-_SUSPECT = frozenset(chr(code) for low, high in _SUSPECT_RANGES for code in range(low, high + 1))
-_ESCAPES = {char: _escape(char) for char in sorted(_SUSPECT)}
-
-
-def is_suspect(char: str) -> bool:
-    """Whether a character may not appear in a value (see SUSPECT_IN_VALUE)."""
-    return char in _SUSPECT
-
-
-def describe_char(char: str) -> str:
-    """`U+0000 (NUL)`: a character named so a person can find it, without printing it."""
-    code = ord(char)
-    name = _NAMES.get(code) or unicodedata.name(char, "") or ("a control character" if code < 0xA0 else "")
-    return f"U+{code:04X} ({name})" if name else f"U+{code:04X}"
-
-
-def visible(text: str, limit: int = 200) -> str:
-    """The text with every suspect character written as an escape (`\\x00`, `\\u202e`), cut to `limit`."""
-    shown = "".join(_escape(c) if is_suspect(c) else c for c in text)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
-
-
 def visible_expr(column: pl.Expr, limit: int = 200) -> pl.Expr:
     """visible() as a polars expression, for report columns."""
-    escaped = column.str.replace_many(_ESCAPES)
+    escaped = column.str.replace_many(ESCAPES)
     return pl.when(escaped.str.len_chars() > limit).then(escaped.str.slice(0, limit - 1) + "…").otherwise(escaped)
 
 

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from tasks.core.inbound_checks import describe_char, is_suspect, visible
+from tasks.core.text import describe_char, is_suspect, visible
 
 MAX_NAME_BYTES = 255  # what POSIX file systems and SFTP servers allow
 MAX_NAME_ATTEMPTS = 100  # free names tried for one move: the plain name, then timestamped ones

@@ -12,9 +12,10 @@ from pandera.errors import SchemaErrors
 from tasks.core.config import FileOptions
 from tasks.core.errors import DataError
 from tasks.core.files import InboundTable, Problem, read_inbound
-from tasks.core.inbound_checks import visible, visible_expr
+from tasks.core.inbound_checks import visible_expr
 from tasks.core.models import InventoryItem
 from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
+from tasks.core.text import visible
 
 ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")

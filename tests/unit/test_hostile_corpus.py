@@ -20,7 +20,7 @@ from rich.console import Console
 
 from flows.render import render_report
 from tasks.core.config import FileOptions
-from tasks.core.inbound_checks import is_suspect
+from tasks.core.text import is_suspect
 from tasks.core.validation import ValidationResult, validate_data
 
 NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)

@@ -18,8 +18,10 @@ PURE_CORE = [
     "tasks.core.config",
     "tasks.core.states",
     "tasks.core.orders",
+    "tasks.core.text",
+    "tasks.core.names",
 ]
-FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
+FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation", "tasks.core.inbound_checks"]
 
 
 def _loaded_after_import(modules: list[str]) -> set[str]:

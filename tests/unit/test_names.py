@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tasks.core.inbound_checks import is_suspect
 from tasks.core.names import (
     addressable,
     error_report_name,
@@ -18,6 +17,7 @@ from tasks.core.names import (
     safe_name_for,
     unsafe_name_report,
 )
+from tasks.core.text import is_suspect
 from tests.fakes import FakeWarehouseDrop
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from adapters.warehouse.local import LocalWarehouseDrop
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
-from tasks.core.inbound_checks import is_suspect
 from tasks.core.names import name_problem
 from tasks.core.ports import WarehouseDrop
+from tasks.core.text import is_suspect
 
 
 @dataclass
