@@ -42,6 +42,9 @@ PREFECT_DEFAULTS = {
 def _main() -> None:
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    from flows.runtime import install_log_redaction
+
+    install_log_redaction()  # before any command logs: secrets and ship-to values never reach a log line
 
 
 def _fail(exc: BaseException) -> typer.Exit:

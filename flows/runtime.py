@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import yaml
 from tasks.core.config import Account, LocalDrop, SecretRef, Settings, SftpDrop, Warehouse, parse_config
 from tasks.core.errors import ConfigError
 from tasks.core.ports import Ledger, VendorApi, WarehouseDrop
+from tasks.core.redaction import RedactingFilter, redacting_factory, remember_secret
 
 DEFAULT_CONFIG_PATH = "vdf.yaml"
 CONFIG_ENV_VAR = "VDF_CONFIG"
@@ -45,22 +47,46 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Settings:
 
 
 def resolve_secret(ref: SecretRef) -> str:
-    """Read a secret now (never at import or load time): an environment variable or a Prefect Secret block."""
+    """Read a secret now (never at import or load time): an environment variable or a Prefect Secret block.
+
+    The value is remembered by the log redactor: should any library log it, the line shows [redacted].
+    """
     if ref.env is not None:
         value = os.environ.get(ref.env)
         if not value:
             raise ConfigError(f"environment variable {ref.env} is not set (needed for a secret)")
+        remember_secret(value)
         return value
     from prefect.blocks.system import Secret  # only when a block is really used
 
     block_name = str(ref.prefect_secret)
     try:
         block = cast(Secret[str], Secret.load(block_name))  # sync here: Prefect's dual sync/async API
-        return str(block.get())
+        value = str(block.get())
     except Exception as exc:  # Prefect raises ValueError or an HTTP error; both mean "not usable"
         raise ConfigError(
             f"Prefect Secret block {ref.prefect_secret!r} could not be loaded: {type(exc).__name__}"
         ) from exc
+    remember_secret(value)
+    return value
+
+
+def install_log_redaction() -> None:
+    """Redact secrets and personal data from every log record this process makes (idempotent).
+
+    As the record factory, so records are redacted as they are made, whatever handler (Prefect's API and
+    console handlers, pytest's, a user's) is added later; and as a filter on the root's and Prefect's handlers
+    for records made elsewhere (`logging.makeLogRecord`). A libpq password in the environment is a secret too.
+    """
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "vdf_redacting", False):
+        logging.setLogRecordFactory(redacting_factory(factory))
+    remember_secret(os.environ.get("PGPASSWORD"))
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] == "prefect"]
+    for logger in [logging.getLogger(), *(logging.getLogger(name) for name in names)]:
+        for handler in logger.handlers:
+            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+                handler.addFilter(RedactingFilter())
 
 
 # ------------------------------------------------------------------------------------------------ adapters
@@ -161,6 +187,9 @@ class Runtime:
     _ledger: Ledger | None = field(default=None, init=False, repr=False)
     _apis: dict[str, VendorApi] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        install_log_redaction()  # wherever flows run (CLI, worker, serve, tests), their logs are redacted
 
     @property
     def ledger(self) -> Ledger:

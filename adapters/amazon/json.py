@@ -24,6 +24,7 @@ from tasks.core.models import (
     TransactionState,
     TransactionStatus,
 )
+from tasks.core.redaction import remember_personal
 
 Json = dict[str, Any]
 
@@ -141,7 +142,7 @@ def _read_address(node: Mapping[str, Any]) -> Address:
         value = node.get(key)
         return str(value) if value is not None else None
 
-    return Address(
+    address = Address(
         name=_text(node, "name") or "",
         address_line1=_text(node, "addressLine1") or "",
         state_or_region=_text(node, "stateOrRegion") or "",
@@ -156,6 +157,12 @@ def _read_address(node: Mapping[str, Any]) -> Address:
         phone=opt("phone"),
         attention=opt("attention"),
     )
+    # should a library ever log a payload, these values come out [redacted]
+    remember_personal(
+        address.name, address.address_line1, address.address_line2, address.address_line3, address.phone,
+        address.attention,
+    )
+    return address
 
 
 def _order_line(item: Any, index: int) -> OrderLine:
@@ -169,10 +176,16 @@ def _order_line(item: Any, index: int) -> OrderLine:
             vendor_product_identifier=_text(item, "vendorProductIdentifier", required=False),
             unit_of_measure=normalise_unit(_get(item, "orderedQuantity.unitOfMeasure", required=False)),
             title=_text(item, "title", required=False),
-            gift_message=_text(item, "giftDetails.giftMessage", required=False),
+            gift_message=_remembered(_text(item, "giftDetails.giftMessage", required=False)),
         )
     except _Missing as missing:
         raise _Missing(f"items[{index}].{missing.path}") from None
+
+
+def _remembered(personal: str | None) -> str | None:
+    """A personal value, handed to the log redactor on its way."""
+    remember_personal(personal)
+    return personal
 
 
 def _status(value: Any) -> AmazonOrderStatus | None:
