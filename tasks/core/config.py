@@ -12,6 +12,7 @@ from tasks.core.errors import ConfigError
 from tasks.core.models import Region
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@")
 
 
 class _Strict(BaseModel):
@@ -196,6 +197,18 @@ class Settings(_Strict):
     ledger_url: str = "sqlite:///vdf-ledger.db"
     accounts: list[Account] = Field(min_length=1)
     retention_days: int = Field(30, ge=1, le=30)  # Amazon allows at most 30 days of PII copies
+
+    @field_validator("ledger_url")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        # secrets come from the environment or Prefect Secret blocks, never from this file; libpq reads PGPASSWORD
+        if _URL_PASSWORD.match(value):
+            raise ValueError(
+                "ledger_url holds a password, and secrets never sit in the configuration file: leave it out of "
+                "the URL (postgresql://user@host/db) and set the environment variable PGPASSWORD, or use a "
+                "~/.pgpass file"
+            )
+        return value
 
     @model_validator(mode="after")
     def _unique_accounts(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,68 @@ def test_duplicate_warehouse_codes_refused():
     data["accounts"][0]["warehouses"][1]["ship_from_party_id"] = "WH01"
     with pytest.raises(ConfigError, match="ship_from_party_id must be unique"):
         parse_config(data)
+
+
+_ACCOUNT = {
+    "name": "a",
+    "selling_party_id": "V",
+    "credentials": {"client_id": "env:I", "client_secret": "env:S", "refresh_token": "env:R"},
+    "warehouses": [
+        {
+            "name": "w",
+            "ship_from_party_id": "W",
+            "drop": {"kind": "sftp", "host": "h", "username": "u", "password": "env:P", "known_hosts": "/k"},
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        (("credentials", "client_id"), "accounts.0.credentials.client_id"),
+        (("credentials", "client_secret"), "accounts.0.credentials.client_secret"),
+        (("credentials", "refresh_token"), "accounts.0.credentials.refresh_token"),
+        (("warehouses", 0, "drop", "password"), "accounts.0.warehouses.0.drop.sftp.password"),
+        (("warehouses", 0, "drop", "private_key"), "accounts.0.warehouses.0.drop.sftp.private_key"),
+        (("warehouses", 0, "drop", "private_key_passphrase"), "drop.sftp.private_key_passphrase"),
+    ],
+)
+def test_a_literal_secret_is_refused_with_the_way_to_reference_it(path: tuple[object, ...], where: str) -> None:
+    account = copy.deepcopy(_ACCOUNT)
+    node = account
+    for key in path[:-1]:
+        node = node[key]  # type: ignore[index]
+    node[path[-1]] = "Atzr|LiteralSecretValue42"  # type: ignore[index]
+    if path[-1] == "private_key_passphrase":
+        account["warehouses"][0]["drop"]["private_key"] = "env:K"  # type: ignore[index]
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"accounts": [account]}, "vdf.yaml")
+
+    text = str(caught.value)
+    assert where in text and "literal secrets are not allowed" in text
+    assert "write env:VARIABLE_NAME or prefect-secret:BLOCK_NAME" in text
+    assert "LiteralSecretValue42" not in text
+
+
+def test_references_in_both_forms_are_accepted() -> None:
+    account = copy.deepcopy(_ACCOUNT)
+    account["credentials"] = {  # type: ignore[index]
+        "client_id": {"env": "I"},
+        "client_secret": "prefect-secret:lwa-secret",
+        "refresh_token": {"prefect_secret": "rt"},
+    }
+    credentials = parse_config({"accounts": [account]}).accounts[0].credentials
+    assert credentials.client_secret.describe() == "prefect-secret:lwa-secret"
+    assert credentials.client_id.describe() == "env:I"
+
+
+def test_a_ledger_url_with_a_password_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"ledger_url": "postgresql://vdf:S3cretPw@db.example:5432/vdf", "accounts": [_ACCOUNT]})
+
+    text = str(caught.value)
+    assert "ledger_url holds a password" in text and "PGPASSWORD" in text and "S3cretPw" not in text
+    ok = parse_config({"ledger_url": "postgresql+psycopg://vdf@db.example:5432/vdf", "accounts": [_ACCOUNT]})
+    assert ok.ledger_url.endswith("@db.example:5432/vdf")
