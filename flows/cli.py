@@ -118,6 +118,32 @@ def run_orders(
         raise typer.Exit(1)
 
 
+@run_app.command("purge")
+def run_purge(
+    config: ConfigOption = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (default: every account).")] = None,
+) -> None:
+    """Delete the order files, archived files and error reports we placed on the drops, once past retention_days."""
+    from flows.purge_data import purge_data
+    from flows.runtime import close_runtimes, load_config
+
+    try:
+        settings = load_config(config)
+        if account:
+            settings.account(account)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    try:
+        state = purge_data(account=account, config=str(config) if config else None, return_state=True)
+        if state.is_completed():
+            _print_rows(f"purge (retention {settings.retention_days} days)", state.result())
+        else:
+            err.print(Text.assemble((f"purge: {state.name}", "red"), " ", state.message or ""))
+            raise typer.Exit(1)
+    finally:
+        close_runtimes()
+
+
 def _print_rows(title: str, rows: list[dict[str, object]]) -> None:
     if not rows:
         console.print(f"{title}: nothing to do")

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -170,6 +171,10 @@ def _default_ledger(settings: Settings) -> Ledger:
     return ledger_for(settings.ledger_url)
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 # ------------------------------------------------------------------------------------------------ runtime
 
 
@@ -184,6 +189,7 @@ class Runtime:
     vendor_api_factory: Callable[[Account], VendorApi] = _default_vendor_api
     drop_factory: Callable[[Warehouse], WarehouseDrop] = _default_drop
     ledger_factory: Callable[[Settings], Ledger] = _default_ledger
+    clock: Callable[[], datetime] = _utcnow  # what time flows that reason about ages (retention) take as now
     _ledger: Ledger | None = field(default=None, init=False, repr=False)
     _apis: dict[str, VendorApi] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)

@@ -10,7 +10,9 @@ from tasks.core.models import (
     LedgerOrder,
     LedgerTransaction,
     OrderState,
+    PlacedFile,
     PurchaseOrder,
+    PurgedFile,
     TransactionStatus,
 )
 from tasks.core.ports import Ledger
@@ -105,3 +107,15 @@ def mark_held(ledger: Ledger, account: str, purchase_order_number: str, reason: 
 def record_transaction_status(ledger: Ledger, status: TransactionStatus) -> None:
     """Store the outcome Amazon reported for a transaction."""
     ledger.record_transaction_status(status)
+
+
+@side_effect_task(name="load-placed-files")
+def load_placed_files(ledger: Ledger, account: str) -> list[PlacedFile]:
+    """Load the files this integration put on the account's drops (exported, archived, quarantined)."""
+    return ledger.load_placed_files(account)
+
+
+@side_effect_task(name="record-purged")
+def record_purged(ledger: Ledger, account: str, purged: Sequence[PurgedFile]) -> None:
+    """Record which files the purge removed (names only)."""
+    ledger.record_purged(account, purged)

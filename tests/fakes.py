@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,7 +30,9 @@ from tasks.core.models import (
     OrderAcknowledgement,
     OrderPage,
     OrderState,
+    PlacedFile,
     PurchaseOrder,
+    PurgedFile,
     ShipmentConfirmation,
     TimeWindow,
     TransactionKind,
@@ -191,6 +194,7 @@ class _Row:
 class _File:
     record: InboundFile
     received_at: datetime
+    updated_at: datetime | None = None
 
 
 class FakeLedger:
@@ -202,6 +206,7 @@ class FakeLedger:
         self.watermarks: dict[tuple[str, str], datetime] = {}
         self.transactions: dict[str, LedgerTransaction] = {}
         self.files: list[_File] = []
+        self.purged: list[tuple[str, PurgedFile]] = []
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -395,6 +400,7 @@ class FakeLedger:
         if found is None:
             raise DataError(f"file was never recorded as received (warehouse {warehouse})", subject=name)
         found.record = replace(found.record, outcome=FileOutcome(outcome), detail=detail)
+        found.updated_at = self.clock()
 
     def load_files(self, account: str | None = None, warehouse: str | None = None) -> list[InboundFile]:
         found = [
@@ -407,6 +413,43 @@ class FakeLedger:
 
     def close(self) -> None:
         self.closed = True
+
+    # retention ------------------------------------------------------------------------------------------
+
+    def load_placed_files(self, account: str) -> list[PlacedFile]:
+        self.faults.check("load_placed_files")
+        exported: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+        for (acct, _), row in self.orders.items():
+            if acct == account and row.order.export_file:
+                exported[(row.order.export_file, row.order.ship_from_party_id)].append(row)
+        placed = [
+            PlacedFile("orders", "orders", name, max(r.updated_at for r in rows), ship_from_party_id=ship_from)
+            for (name, ship_from), rows in exported.items()
+            if all(r.order.state is not OrderState.EXPORTING for r in rows)
+        ]
+        placed.extend(
+            PlacedFile(
+                f.record.kind,
+                "archive" if f.record.outcome is FileOutcome.ARCHIVED else "error",
+                f.record.name,
+                f.updated_at or f.received_at,
+                warehouse=f.record.warehouse,
+            )
+            for f in self.files
+            if f.record.account == account and f.record.outcome in (FileOutcome.ARCHIVED, FileOutcome.QUARANTINED)
+        )
+        return placed
+
+    def record_purged(self, account: str, purged: Sequence[PurgedFile]) -> None:
+        self.faults.check("record_purged")
+        self.purged.extend((account, p) for p in purged)
+
+    def load_purged(self, account: str | None = None, since: datetime | None = None) -> list[PurgedFile]:
+        return [
+            p
+            for acct, p in reversed(self.purged)
+            if (account is None or acct == account) and (since is None or p.purged_at >= since)
+        ]
 
     # helpers --------------------------------------------------------------------------------------------
 
@@ -471,14 +514,18 @@ class FakeWarehouseDrop:
     folders: dict[str, dict[str, bytes]] = field(default_factory=lambda: defaultdict(dict))
     faults: Faults = field(default_factory=Faults)
     closed: bool = False
+    mtimes: dict[tuple[str, str], float] = field(default_factory=dict)  # set by put(); others: when written
+    clock: Callable[[], float] = time.time
 
-    def put(self, folder: Folder, name: str, data: bytes) -> None:
-        """The warehouse drops a file (what a test sets up)."""
+    def put(self, folder: Folder, name: str, data: bytes, mtime: float | None = None) -> None:
+        """The warehouse drops a file (what a test sets up), optionally with its modification time."""
         self.folders[folder][name] = data
+        self.mtimes[(folder, name)] = self.clock() if mtime is None else mtime
 
     def upload(self, folder: Folder, name: str, data: bytes) -> None:
         self.faults.check("upload")
         self.folders[folder][name] = bytes(data)
+        self.mtimes[(folder, name)] = self.clock()
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         self.faults.check("list_new")
@@ -492,7 +539,7 @@ class FakeWarehouseDrop:
             if problem is not None:
                 placed = self._move(folder, name, "error", safe_name_for(name)) if addressable(name) else None
                 report = unsafe_name_report(name, folder, problem, placed)
-                self.folders["error"][error_report_name(placed or safe_name_for(name))] = report
+                self.upload("error", error_report_name(placed or safe_name_for(name)), report)
         return [
             RemoteFile(folder, name, len(data), float(position))
             for position, name, data in listed
@@ -518,6 +565,7 @@ class FakeWarehouseDrop:
         self.faults.check("quarantine")
         moved = self._move(folder, name, "error")
         self.folders["error"][report_name] = report
+        self.mtimes[("error", report_name)] = self.clock()
         return moved
 
     def remove_stale_parts(self, folder: Folder, older_than_seconds: float = 3600) -> list[str]:
@@ -526,6 +574,22 @@ class FakeWarehouseDrop:
     def close(self) -> None:
         self.closed = True
 
+    def list_files(self, folder: Folder) -> list[RemoteFile]:
+        self.faults.check("list_files")
+        files = [
+            RemoteFile(folder, name, len(data), self.mtimes.get((folder, name), self.clock()))
+            for name, data in self.folders[folder].items()
+            if name_problem(name) is None
+        ]
+        return sorted(files, key=lambda f: (f.mtime, f.name))
+
+    def delete(self, folder: Folder, name: str) -> bool:
+        self.faults.check("delete")
+        if name_problem(name) is not None:
+            raise PermanentError("not a plain file name", subject=name)
+        self.mtimes.pop((folder, name), None)
+        return self.folders[folder].pop(name, None) is not None
+
     def _move(self, folder: Folder, name: str, target: str, as_name: str | None = None) -> str:
         try:
             data = self.folders[folder][name]
@@ -533,5 +597,6 @@ class FakeWarehouseDrop:
             raise PermanentError(f"no file {folder}/{name} on the drop", subject=name) from None
         placed = next(candidate for candidate in free_names(as_name or name) if candidate not in self.folders[target])
         self.folders[target][placed] = data
+        self.mtimes[(target, placed)] = self.mtimes.pop((folder, name), self.clock())  # a move keeps the mtime
         del self.folders[folder][name]
         return placed

@@ -19,9 +19,11 @@ from adapters.ledger.locks import account_lock
 from adapters.ledger.migrate import upgrade
 from adapters.ledger.schema import (
     MAX_REASON,
+    UtcDateTime,
     inbound_files,
     order_lines,
     orders,
+    purged_files,
     transaction_subjects,
     transactions,
     utcnow,
@@ -38,7 +40,9 @@ from tasks.core.models import (
     LedgerTransaction,
     OrderLine,
     OrderState,
+    PlacedFile,
     PurchaseOrder,
+    PurgedFile,
     TransactionKind,
     TransactionState,
     TransactionStatus,
@@ -612,3 +616,60 @@ class SqlLedger:
             )
             for row in rows
         ]
+
+    # retention ------------------------------------------------------------------------------------------
+
+    def load_placed_files(self, account: str) -> list[PlacedFile]:
+        """Order files exported (placed when their orders last moved) and inbound files archived or quarantined."""
+        exporting = sa.case((orders.c.state == OrderState.EXPORTING.value, 1), else_=0)
+        exported = (
+            sa.select(
+                orders.c.export_file, orders.c.ship_from_party_id,
+                sa.type_coerce(sa.func.max(orders.c.updated_at), UtcDateTime),
+            )
+            .where(orders.c.account == account, orders.c.export_file.is_not(None))
+            .group_by(orders.c.export_file, orders.c.ship_from_party_id)
+            .having(sa.func.sum(exporting) == 0)  # a file still being exported may not be on the drop yet
+        )
+        inbound = sa.select(inbound_files.c.warehouse, inbound_files.c.kind, inbound_files.c.file,
+                            inbound_files.c.outcome, inbound_files.c.updated_at).where(
+            inbound_files.c.account == account,
+            inbound_files.c.outcome.in_([FileOutcome.ARCHIVED.value, FileOutcome.QUARANTINED.value]),
+        )
+        with self._transaction("load placed files", write=False) as conn:
+            files = [
+                PlacedFile("orders", "orders", name, at, ship_from_party_id=ship_from)
+                for name, ship_from, at in conn.execute(exported).all()
+            ]
+            files.extend(
+                PlacedFile(kind, "archive" if outcome == FileOutcome.ARCHIVED.value else "error", name, at,
+                           warehouse=warehouse)
+                for warehouse, kind, name, outcome, at in conn.execute(inbound).all()
+            )
+        return files
+
+    def record_purged(self, account: str, purged: Sequence[PurgedFile]) -> None:
+        """Remember files the purge removed (names only)."""
+        if not purged:
+            return
+        with self._transaction("record purged files") as conn:
+            conn.execute(
+                purged_files.insert(),
+                [
+                    {"account": account, "warehouse": p.warehouse, "folder": p.folder, "file": p.name,
+                     "purged_at": _aware(p.purged_at, "purged_at")}
+                    for p in purged
+                ],
+            )
+
+    def load_purged(self, account: str | None = None, since: datetime | None = None) -> list[PurgedFile]:
+        """Files the purge removed, newest first."""
+        query = sa.select(purged_files).order_by(purged_files.c.purged_at.desc(), purged_files.c.id.desc())
+        if account is not None:
+            query = query.where(purged_files.c.account == account)
+        if since is not None:
+            query = query.where(purged_files.c.purged_at >= _aware(since, "since"))
+        with self._transaction("load purged files", write=False) as conn:
+            rows = conn.execute(query).all()
+        return [PurgedFile(row.warehouse, row.folder, row.file, row.purged_at) for row in rows]
+

@@ -127,3 +127,16 @@ inbound_files = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("account", "warehouse", "file", "checksum", name="uq_inbound_files_identity"),
 )
+
+# retention: what the purge removed from the drops (names only), newest last
+purged_files = sa.Table(
+    "purged_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("warehouse", sa.String(64), nullable=False),
+    sa.Column("folder", sa.String(16), nullable=False),
+    sa.Column("file", sa.String(255), nullable=False),
+    sa.Column("purged_at", UtcDateTime, nullable=False),
+    sa.Index("ix_purged_files_account_purged_at", "account", "purged_at"),
+)

@@ -142,6 +142,39 @@ class LocalWarehouseDrop:
     def close(self) -> None:
         """Nothing to release: every operation opens and closes its own files."""
 
+    # retention ----
+
+    def list_files(self, folder: Folder) -> list[RemoteFile]:
+        directory = self._dir(folder)
+        found: list[RemoteFile] = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if name_problem(entry.name) is not None:
+                        continue  # no path is built from it, so it is never deleted either
+                    with contextlib.suppress(FileNotFoundError):
+                        info = entry.stat(follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode):
+                            found.append(RemoteFile(folder, entry.name, info.st_size, info.st_mtime))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise map_os_error(exc, "list", folder) from exc
+        return sorted(found, key=lambda f: (f.mtime, f.name))
+
+    def delete(self, folder: Folder, name: str) -> bool:
+        path = self._dir(folder) / check_name(name)
+        try:
+            if not stat.S_ISREG(path.lstat().st_mode):
+                raise PermanentError("not a regular file: left alone", subject=f"{folder}/{name}")
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise map_os_error(exc, "delete", f"{folder}/{name}") from exc
+        log.info("deleted %s/%s", folder, name)
+        return True
+
     def _dir(self, folder: Folder) -> Path:
         return self.root / folder_path(self.folders, folder)
 

@@ -253,6 +253,41 @@ class SftpWarehouseDrop:
             )
         return sorted(removed)
 
+    # retention ----
+
+    def list_files(self, folder: Folder) -> list[RemoteFile]:
+        directory = self._dir(folder)
+
+        def look(sftp: _SftpClient) -> list[RemoteFile]:
+            try:
+                entries = sftp.listdir_attr(directory or ".")
+            except FileNotFoundError:
+                return []
+            return [
+                RemoteFile(folder, entry.filename, entry.st_size or 0, float(entry.st_mtime or 0))
+                for entry in entries
+                if stat.S_ISREG(entry.st_mode or 0) and name_problem(entry.filename) is None
+            ]
+
+        return sorted(self._run("list", folder, look), key=lambda f: (f.mtime, f.name))
+
+    def delete(self, folder: Folder, name: str) -> bool:
+        path = posixpath.join(self._dir(folder), check_name(name))
+
+        def remove(sftp: _SftpClient) -> bool:
+            try:
+                if not stat.S_ISREG(sftp.lstat(path).st_mode or 0):
+                    raise PermanentError("not a regular file: left alone", subject=f"{folder}/{name}")
+                sftp.remove(path)
+            except FileNotFoundError:
+                return False
+            return True
+
+        deleted = self._run("delete", f"{folder}/{name}", remove)
+        if deleted:
+            log.info("deleted %s/%s on %s", folder, name, self.host)
+        return deleted
+
     def close(self) -> None:
         """Close the SFTP session and the SSH connection."""
         sftp, transport = self._sftp, self._transport

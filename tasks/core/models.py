@@ -273,3 +273,29 @@ class InboundFile:
     checksum: str  # sha256 hex
     outcome: FileOutcome
     detail: str | None = None  # report file name or summary
+
+
+# retention ----
+
+
+@dataclass(frozen=True)
+class PlacedFile:
+    """A file the ledger says this integration put on a warehouse drop: an order file it exported, or an inbound
+    file it archived or quarantined. Only such files (and their error reports) are ever purged."""
+
+    kind: str  # "orders" | "shipments" | "stock"
+    folder: str  # the drop folder it is in: "orders" | "archive" | "error"
+    name: str  # the name we gave it (a move under a taken name adds a timestamp; see tasks.core.names)
+    placed_at: datetime
+    warehouse: str | None = None  # inbound files: the warehouse name
+    ship_from_party_id: str | None = None  # order files: the warehouse's Amazon code
+
+
+@dataclass(frozen=True)
+class PurgedFile:
+    """A file the purge removed: names and counts only, never content."""
+
+    warehouse: str
+    folder: str
+    name: str
+    purged_at: datetime

@@ -18,7 +18,9 @@ from tasks.core.models import (
     OrderAcknowledgement,
     OrderPage,
     OrderState,
+    PlacedFile,
     PurchaseOrder,
+    PurgedFile,
     ShipmentConfirmation,
     TimeWindow,
     TransactionKind,
@@ -182,6 +184,20 @@ class Ledger(Protocol):
         """Release the database connections."""
         ...
 
+    # retention ----
+    def load_placed_files(self, account: str) -> list[PlacedFile]:
+        """Files this integration put on the account's drops: order files exported (placed when their orders
+        last moved), inbound files archived or quarantined (placed when marked)."""
+        ...
+
+    def record_purged(self, account: str, purged: Sequence[PurgedFile]) -> None:
+        """Remember files the purge removed (names only)."""
+        ...
+
+    def load_purged(self, account: str | None = None, since: datetime | None = None) -> list[PurgedFile]:
+        """Files the purge removed, newest first."""
+        ...
+
 
 Folder = Literal["orders", "shipments", "inventory", "archive", "error"]
 
@@ -232,4 +248,14 @@ class WarehouseDrop(Protocol):
 
     def close(self) -> None:
         """Release the connection, if any."""
+        ...
+
+    # retention ----
+    def list_files(self, folder: Folder) -> list[RemoteFile]:
+        """Every regular file in the folder with its size and mtime (seconds since the epoch), names unfiltered
+        except those no path may be built from; none when the folder does not exist."""
+        ...
+
+    def delete(self, folder: Folder, name: str) -> bool:
+        """Delete one file; False when it was already gone."""
         ...

@@ -29,6 +29,7 @@ from tasks.core.models import (
     OrderLine,
     OrderState,
     PurchaseOrder,
+    PurgedFile,
     TransactionKind,
     TransactionState,
     TransactionStatus,
@@ -562,6 +563,51 @@ def test_inbound_files_are_deduplicated_by_name_and_checksum(ledger: SqlLedger) 
     assert ledger.load_files("other") == []
     with pytest.raises(DataError, match="never recorded"):
         ledger.mark_file(ACCOUNT, "WH-EAST", "ghost.csv", "dd" * 32, FileOutcome.ARCHIVED)
+
+
+def test_placed_files_are_the_exported_order_files_and_the_archived_or_quarantined_inbound_files(
+    ledger: SqlLedger,
+) -> None:
+    ledger.record_downloaded(ACCOUNT, [order("PO-1"), order("PO-2"), order("PO-3", ship_from="WH-WEST")])
+    advance(ledger, ["PO-1"], OrderState.EXPORTED)  # exports PO-1 as orders-PO-1.csv
+    ledger.mark_acknowledging(ACCOUNT, ["PO-2", "PO-3"], "b")
+    ledger.mark_acknowledged(ACCOUNT, ["PO-2", "PO-3"], "tx-b")
+    ledger.mark_exporting(ACCOUNT, ["PO-2"], "still-exporting.csv")  # may not be on the drop yet
+    ledger.mark_exporting(ACCOUNT, ["PO-3"], "west.csv")
+    ledger.mark_exported(ACCOUNT, "west.csv")
+    for name, outcome in (("a.csv", FileOutcome.ARCHIVED), ("q.csv", FileOutcome.QUARANTINED), ("r.csv", None)):
+        ledger.record_file_received(ACCOUNT, "main", "shipments", name, "aa" * 32)
+        if outcome is not None:
+            ledger.mark_file(ACCOUNT, "main", name, "aa" * 32, outcome)
+    ledger.record_file_received("other", "main", "stock", "o.csv", "bb" * 32)
+    ledger.mark_file("other", "main", "o.csv", "bb" * 32, FileOutcome.ARCHIVED)
+
+    placed = sorted(ledger.load_placed_files(ACCOUNT), key=lambda p: (p.folder, p.name))
+
+    assert [(p.kind, p.folder, p.name, p.warehouse, p.ship_from_party_id) for p in placed] == [
+        ("shipments", "archive", "a.csv", "main", None),
+        ("shipments", "error", "q.csv", "main", None),
+        ("orders", "orders", "orders-PO-1.csv", None, "WH-EAST"),
+        ("orders", "orders", "west.csv", None, "WH-WEST"),
+    ]
+    assert all(p.placed_at.tzinfo is not None and p.placed_at > datetime.now(UTC) - timedelta(minutes=5)
+               for p in placed)
+
+
+def test_purged_files_are_recorded_by_name(ledger: SqlLedger) -> None:
+    when = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    ledger.record_purged(ACCOUNT, [PurgedFile("main", "orders", "orders-1.csv", when),
+                                   PurgedFile("main", "error", "q.csv.errors.csv", when + timedelta(seconds=1))])
+    ledger.record_purged(ACCOUNT, [])
+    ledger.record_purged("other", [PurgedFile("main", "archive", "x.csv", when)])
+
+    assert [(p.folder, p.name) for p in ledger.load_purged(ACCOUNT)] == [
+        ("error", "q.csv.errors.csv"), ("orders", "orders-1.csv")
+    ]
+    assert [p.name for p in ledger.load_purged(since=when + timedelta(seconds=1))] == ["q.csv.errors.csv"]
+    assert ledger.load_purged(ACCOUNT)[0].purged_at == when + timedelta(seconds=1)
+    with pytest.raises(DataError, match="timezone-aware"):
+        ledger.record_purged(ACCOUNT, [PurgedFile("main", "orders", "x.csv", datetime(2026, 1, 1))])
 
 
 # -- scale ------------------------------------------------------------------------------------------------

@@ -249,6 +249,30 @@ class WarehouseDropContract:
     def test_remove_stale_parts_of_a_missing_folder_is_empty(self, env: DropEnv) -> None:
         assert env.drop.remove_stale_parts("orders") == []
 
+    def test_list_files_lists_every_file_with_its_age_and_delete_removes_one(self, env: DropEnv) -> None:
+        kept = env.inbound("a.csv", b"aa", mtime=1_700_000_000, folder="archive")
+        env.inbound(".hidden", b"h", mtime=1_700_000_100, folder="archive")
+        env.inbound("b.csv.part-1234", b"bbb", mtime=1_700_000_200, folder="archive")
+        env.inbound("odd\x1bname.csv", b"x", mtime=1_700_000_300, folder="archive")
+        (env.root / "archive" / "sub").mkdir()
+
+        files = env.drop.list_files("archive")
+
+        assert [(f.folder, f.name, f.size, f.mtime) for f in files] == [
+            ("archive", "a.csv", 2, 1_700_000_000),
+            ("archive", ".hidden", 1, 1_700_000_100),
+            ("archive", "b.csv.part-1234", 3, 1_700_000_200),
+        ]  # every regular file, but never one whose name no path may be built from
+        assert env.drop.delete("archive", "a.csv") is True
+        assert not kept.exists()
+        assert env.drop.delete("archive", "a.csv") is False  # already gone
+        with pytest.raises(PermanentError):
+            env.drop.delete("archive", "sub")  # a folder is never deleted
+        assert (env.root / "archive" / "sub").is_dir()
+        with pytest.raises(PermanentError):
+            env.drop.delete("archive", "../escape.csv")
+        assert env.drop.list_files("orders") == []
+
     @pytest.mark.parametrize("name", ["../escape.csv", "a/b.csv", "", ".."])
     def test_names_that_leave_the_folder_are_refused(self, env: DropEnv, name: str) -> None:
         with pytest.raises(PermanentError):
