@@ -34,6 +34,10 @@ _GIFT_MESSAGES = (
     "Merry Christmas, from all of us",
 )
 _ALNUM = string.ascii_uppercase + string.digits
+ADDRESS_FIELDS = frozenset(
+    {"name", "attention", "addressLine1", "addressLine2", "addressLine3", "city", "county", "district",
+     "stateOrRegion", "postalCode", "countryCode", "phone"}
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,12 @@ class OrderGenerator:
         created_at: datetime,
         ship_from_party_id: str | None,
         lines: int | Sequence[LineSpec] | None,
+        ship_to: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        """An Order object (purchaseOrderNumber + orderDetails without orderStatus, which the state owns)."""
+        """An Order object (purchaseOrderNumber + orderDetails without orderStatus, which the state owns).
+
+        `ship_to` replaces fields of the generated address (Amazon's names: name, addressLine1, phone, ...).
+        """
         rng = self._rng
         specs: Sequence[LineSpec]
         if lines is None:
@@ -132,7 +140,7 @@ class OrderGenerator:
             },
             "sellingParty": {"partyId": self._selling_party_id},
             "shipFromParty": {"partyId": ship_from_party_id or rng.choice(self._warehouses)},
-            "shipToParty": self._address(),
+            "shipToParty": self._address(ship_to),
             "billToParty": {
                 "partyId": "AMZN_US",
                 "taxInfo": {"taxRegistrationType": "VAT", "taxRegistrationNumber": "US123456789"},
@@ -171,7 +179,15 @@ class OrderGenerator:
             item["giftDetails"] = {"giftMessage": rng.choice(_GIFT_MESSAGES), "giftWrapId": "GW01"}
         return item
 
-    def _address(self) -> dict[str, Any]:
+    def _address(self, overrides: Mapping[str, str] | None = None) -> dict[str, Any]:
+        unknown = set(overrides or {}) - ADDRESS_FIELDS
+        if unknown:
+            raise ValueError(f"unknown ship-to fields: {sorted(unknown)}")
+        address = self._generated_address()
+        address.update(overrides or {})
+        return address
+
+    def _generated_address(self) -> dict[str, Any]:
         rng = self._rng
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         name = rng.choice((f"{first} {last}", f"{last}, {first}", f'{first} "{first[:2]}" {last}'))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -198,9 +198,13 @@ class RunningSimulator:
         ship_from_party_id: str | None = None,
         created_at: datetime | None = None,
         lines: int | Sequence[LineSpec] | None = None,
+        ship_to: Mapping[str, str] | None = None,
     ) -> list[str]:
-        """Make `count` new orders (status NEW); returns their purchase order numbers."""
-        return self._state.create_orders(count, ship_from_party_id, created_at, lines)
+        """Make `count` new orders (status NEW); returns their purchase order numbers.
+
+        `ship_to` pins ship-to fields (Amazon's names), e.g. recognisable values a test looks for in logs.
+        """
+        return self._state.create_orders(count, ship_from_party_id, created_at, lines, ship_to)
 
     def state_summary(self) -> dict[str, Any]:
         """Same document as GET /_sim/state."""

@@ -157,6 +157,7 @@ class SimulatorState:
         ship_from_party_id: str | None = None,
         created_at: datetime | None = None,
         lines: int | Sequence[LineSpec] | None = None,
+        ship_to: Mapping[str, str] | None = None,
     ) -> list[str]:
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_ORDERS_PER_CALL:
             raise ValueError(f"count must be an integer between 1 and {MAX_ORDERS_PER_CALL}")
@@ -178,7 +179,7 @@ class SimulatorState:
                 number = self._generator.purchase_order_number()
                 while number in self._orders:
                     number = self._generator.purchase_order_number()
-                body = self._generator.order(number, moment, ship_from_party_id, lines)
+                body = self._generator.order(number, moment, ship_from_party_id, lines, ship_to)
                 order = _Order((moment, number), body)
                 self._orders[number] = order
                 bisect.insort(self._keys, order.key)

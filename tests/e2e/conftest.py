@@ -92,7 +92,11 @@ def make_cycle(
         transaction_delay: float = 0.2,
         orders: dict[str, Any] | None = None,
         sim_options: dict[str, Any] | None = None,
+        secrets: dict[str, str] | None = None,
+        sftp_key: Any = None,
     ) -> Cycle:
+        """`secrets` replaces the E2E_* secret values; `sftp_key` (a ClientKey, its passphrase in secrets as
+        E2E_SFTP_KEY_PASSPHRASE) makes the drops log in with that key, its text given through E2E_SFTP_KEY."""
         sim = start_simulator(
             SimulatorConfig(
                 port=0,
@@ -106,16 +110,33 @@ def make_cycle(
         stack.append(sim)
         root = tmp_path / "sftp"
         root.mkdir(exist_ok=True)
-        monkeypatch.setenv("E2E_LWA_ID", "amzn1.application-oa2-client.e2e")
-        monkeypatch.setenv("E2E_LWA_SECRET", "e2e-secret")
-        monkeypatch.setenv("E2E_REFRESH", "Atzr|e2e")
-        monkeypatch.setenv("E2E_SFTP_PASSWORD", "e2e-password")
+        values = {
+            "E2E_LWA_ID": "amzn1.application-oa2-client.e2e",
+            "E2E_LWA_SECRET": "e2e-secret",
+            "E2E_REFRESH": "Atzr|e2e",
+            "E2E_SFTP_PASSWORD": "e2e-password",
+            **({"E2E_SFTP_KEY": sftp_key.text} if sftp_key is not None else {}),
+            **(secrets or {}),
+        }
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        key_login: dict[str, Any] = {}
+        if sftp_key is not None:
+            key_login = {"private_key": "env:E2E_SFTP_KEY"}
+            if "E2E_SFTP_KEY_PASSPHRASE" in values:
+                key_login["private_key_passphrase"] = "env:E2E_SFTP_KEY_PASSPHRASE"
         servers = []
         for index, code in enumerate(warehouses):
             name = "main" if index == 0 else f"wh{index}"
             (root / name).mkdir(exist_ok=True)
             server = start_sftp_server(
-                SftpServerConfig(root=root / name, port=0, username="warehouse", password="e2e-password")
+                SftpServerConfig(
+                    root=root / name,
+                    port=0,
+                    username="warehouse",
+                    password=values["E2E_SFTP_PASSWORD"],
+                    authorized_keys=(sftp_key.public_line,) if sftp_key is not None else (),
+                )
             )
             stack.append(server)
             known = tmp_path / f"known_hosts_{name}"
@@ -132,6 +153,7 @@ def make_cycle(
                         "password": "env:E2E_SFTP_PASSWORD",
                         "known_hosts": str(known),
                         "timeout_seconds": 10,
+                        **key_login,
                     },
                 }
             )
