@@ -29,3 +29,20 @@ def test_run_orders_from_a_config_file(make_cycle, tmp_path: Path, monkeypatch: 
     since = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     result = CliRunner().invoke(app, ["run", "orders", "--config", str(config), "--since", since, "--until", "bad"])
     assert result.exit_code == 2 and "ISO-8601" in result.output
+
+
+def test_run_purge_from_a_config_file(make_cycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    cycle = make_cycle()
+    cycle.sim.create_orders(2, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(minutes=45))
+    config = tmp_path / "vdf.yaml"
+    config.write_text(yaml.safe_dump(cycle.settings.model_dump(mode="json", exclude_none=True)))
+    monkeypatch.setattr(flows.runtime, "_override", None)  # build everything from the file
+    assert CliRunner().invoke(app, ["run", "orders", "--config", str(config)]).exit_code == 0
+
+    result = CliRunner().invoke(app, ["run", "purge", "--config", str(config), "--account", "acme"])
+
+    assert result.exit_code == 0, result.output
+    assert "purge (retention 30 days)" in result.output and "orders" in result.output
+    assert len(cycle.order_files()) == 1  # a minute old: kept
+    unknown = CliRunner().invoke(app, ["run", "purge", "--config", str(config), "--account", "nobody"])
+    assert unknown.exit_code == 2 and "no account 'nobody'" in unknown.output
