@@ -171,6 +171,8 @@ def field_count_problems(
         counted = records.join(per_record, left_on="line", right_on="record", how="left").with_columns(
             fields=pl.col("delimiters") - pl.col("inner") + 1
         )
+    elif records.height == scan.delimiters.height:  # without quotes each line is one record: no join needed
+        counted = records.with_columns(fields=scan.delimiters["delimiters"] + 1)
     else:
         counted = records.join(scan.delimiters, on="line", how="left").with_columns(fields=pl.col("delimiters") + 1)
     width = counted["fields"][0]
