@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -239,14 +239,6 @@ class SpApiVendorApi:
                 request_id=answer.request_id,
                 status=answer.status,
             ) from exc
-        if next_token and token == next_token:
-            # Following it would ask for this page again, forever.
-            raise PermanentError(
-                f"Amazon returned the same nextToken twice for getOrders {window.label()}; stopping instead of looping",
-                code="PaginationLoop",
-                request_id=answer.request_id,
-                status=answer.status,
-            )
         if rejected:
             log.warning(
                 "getOrders %s: %d malformed order(s) rejected: %s (request-id %s)",
@@ -256,25 +248,6 @@ class SpApiVendorApi:
                 answer.request_id,
             )
         return OrderPage(orders, token, rejected)
-
-    def iter_orders(
-        self, window: TimeWindow, ship_from_party_id: str | None = None, *, limit: int = 100
-    ) -> Iterator[OrderPage]:
-        """Every page of getOrders for the window, following nextToken to the end."""
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.fetch_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=token, limit=limit)
-            yield page
-            if page.next_token is None:
-                return
-            if page.next_token in seen:
-                raise PermanentError(
-                    "getOrders returned a nextToken it had already returned; stopping instead of looping",
-                    code="PaginationLoop",
-                )
-            seen.add(page.next_token)
-            token = page.next_token
 
     def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
         """getOrder (2021-12-28) for one purchase order."""

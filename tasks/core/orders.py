@@ -1,17 +1,19 @@
-"""Pure planning for the order download: windows from the watermark, acknowledgements, batches, recovery."""
+"""Pure planning for the order download: windows, paging, acknowledgements, refusals, recovery, export, the report."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from tasks.core.errors import PermanentError
 from tasks.core.models import (
     AcknowledgementLine,
     AmazonOrderStatus,
     LedgerOrder,
     OrderAcknowledgement,
+    OrderPage,
     PurchaseOrder,
     TimeWindow,
 )
@@ -125,24 +127,48 @@ def batches(items: Sequence[T], size: int) -> list[Sequence[T]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def split_refused(items: Sequence[T]) -> tuple[Sequence[T], Sequence[T]] | None:
+    """How to go on after Amazon refused a request as invalid (it applied none of it): send each half on its own.
+
+    Halving finds the one bad order among n in about 2·log2(n) requests while the others go through; None when a
+    single item is left: that one is the order Amazon refuses.
+    """
+    if len(items) < 2:
+        return None
+    half = len(items) // 2
+    return items[:half], items[half:]
+
+
+@dataclass(frozen=True)
+class RecoveryPlan:
+    """What to do with orders a crashed run left in 'acknowledging' (their request may have reached Amazon or not)."""
+
+    acknowledged: tuple[str, ...] = ()  # Amazon shows them accepted or shipped: record it, send nothing
+    cancelled: tuple[str, ...] = ()  # Amazon cancelled them meanwhile
+    gone: tuple[str, ...] = ()  # Amazon no longer returns them: held for a person
+    waiting: tuple[str, ...] = ()  # still NEW, but the request may still be processing at Amazon: a later run decides
+    resend: tuple[tuple[str | None, tuple[LedgerOrder, ...]], ...] = ()  # (earlier batch, its orders) to send again
+
+
 def plan_acknowledgement_recovery(
     stuck: Iterable[LedgerOrder],
-    amazon_status: dict[str, AmazonOrderStatus | None],
+    amazon_status: Mapping[str, AmazonOrderStatus | None],
     *,
     now: datetime,
     settle: timedelta,
-) -> tuple[list[str], list[str], list[str]]:
-    """Sort orders left in 'acknowledging' by a crash into (acknowledged, cancelled, resubmit).
+) -> RecoveryPlan:
+    """Sort orders left in 'acknowledging' by a crash by what Amazon shows now.
 
-    An order Amazon does not return (no status) is in none of them: the caller holds it for a person.
-
-    Amazon has no idempotency key for acknowledgements, so an order whose request may have gone out is
-    resubmitted only when Amazon still shows it NEW after `settle` (its transaction would have processed
-    by then); until then it waits for a later run.
+    Amazon has no idempotency key for acknowledgements, so an order whose request may have gone out is sent again
+    only when Amazon still shows it NEW `settle` after its claim (a processed acknowledgement would have moved it
+    to ACCEPTED by then); until then it waits. Orders sent again are grouped by their earlier batch, so each group
+    is re-claimed from exactly the claim it had.
     """
     done: list[str] = []
     cancelled: list[str] = []
-    resubmit: list[str] = []
+    gone: list[str] = []
+    waiting: list[str] = []
+    resend: dict[str | None, list[LedgerOrder]] = {}
     for order in stuck:
         po = order.purchase_order_number
         status = amazon_status.get(po)
@@ -151,10 +177,18 @@ def plan_acknowledgement_recovery(
         elif status is AmazonOrderStatus.CANCELLED:
             cancelled.append(po)
         elif status is None:
-            continue
+            gone.append(po)
         elif now - batch_time(order.ack_batch, default=now) >= settle:
-            resubmit.append(po)
-    return done, cancelled, resubmit
+            resend.setdefault(order.ack_batch, []).append(order)
+        else:
+            waiting.append(po)
+    return RecoveryPlan(
+        tuple(done),
+        tuple(cancelled),
+        tuple(gone),
+        tuple(waiting),
+        tuple((batch, tuple(group)) for batch, group in resend.items()),
+    )
 
 
 def new_batch_id(now: datetime, run_tag: str) -> str:
@@ -194,3 +228,120 @@ def plan_refetch_windows(
         else:
             windows.append(TimeWindow(start, end))
     return windows
+
+
+def follow_pages(fetch: Callable[[str | None], OrderPage], *, what: str) -> Iterator[OrderPage]:
+    """Every page of one getOrders query: `fetch(next_token)` for each, following nextToken to the last page.
+
+    The one guard against a paging loop: a nextToken Amazon already returned would ask for a page again, forever.
+    """
+    token: str | None = None
+    returned: set[str] = set()
+    while True:
+        page = fetch(token)
+        yield page
+        if page.next_token is None:
+            return
+        if page.next_token in returned or page.next_token == token:
+            raise PermanentError(
+                f"Amazon returned a nextToken it had returned before for getOrders {what}; stopping instead of looping",
+                code="PaginationLoop",
+            )
+        returned.add(page.next_token)
+        token = page.next_token
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What to do with acknowledged orders, given what Amazon shows for them now."""
+
+    export: tuple[str, ...] = ()  # into this run's file, oldest first
+    cancel: tuple[str, ...] = ()  # Amazon cancelled them before they left for the warehouse
+    gone: tuple[str, ...] = ()  # Amazon no longer returns them: held for a person
+
+
+def plan_export(ready: Sequence[LedgerOrder], current: Mapping[str, PurchaseOrder]) -> ExportPlan:
+    """Split acknowledged orders into export, cancel and gone by the orders Amazon returned (`current`)."""
+    export: list[str] = []
+    cancel: list[str] = []
+    gone: list[str] = []
+    for order in ready:
+        po = order.purchase_order_number
+        found = current.get(po)
+        if found is None:
+            gone.append(po)
+        elif found.status is AmazonOrderStatus.CANCELLED:
+            cancel.append(po)
+        else:
+            export.append(po)
+    return ExportPlan(tuple(export), tuple(cancel), tuple(gone))
+
+
+def group_by_export_file(exporting: Iterable[LedgerOrder]) -> list[tuple[str, list[LedgerOrder]]]:
+    """Orders a crashed run had claimed for export, per file name (each file is finished as it was claimed)."""
+    by_file: dict[str, list[LedgerOrder]] = {}
+    for order in exporting:
+        by_file.setdefault(order.export_file or "", []).append(order)
+    return sorted(by_file.items(), key=lambda item: item[0])
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one step of a run did, in identifiers and counts (never PII); a run's report is the sum of its steps'."""
+
+    downloaded: int = 0
+    new: int = 0  # new to the ledger and not cancelled
+    cancelled: tuple[str, ...] = ()
+    acknowledged: tuple[str, ...] = ()
+    exported: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    transactions: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # each fails the run: a person should look
+    notes: tuple[str, ...] = ()
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    @staticmethod
+    def total(parts: Iterable[Tally]) -> Tally:
+        """The sum of several steps' tallies."""
+        result = Tally()
+        for part in parts:
+            result = result + part
+        return result
+
+
+@dataclass(frozen=True)
+class WarehouseReport:
+    """What one run did for one warehouse, for the artifact, the log and the CLI: identifiers only."""
+
+    warehouse: str
+    ship_from_party_id: str
+    window: str
+    tally: Tally
+    ledger_states: str = ""  # the account's orders per state in the ledger after the run
+
+    def as_row(self, *, max_listed: int = 20) -> dict[str, object]:
+        """One artifact row; long lists of identifiers are cut after `max_listed`."""
+        t = self.tally
+        return {
+            "warehouse": self.warehouse,
+            "ship_from": self.ship_from_party_id,
+            "window": self.window,
+            "downloaded": t.downloaded,
+            "new": t.new,
+            "cancelled": len(t.cancelled),
+            "acknowledged": len(t.acknowledged),
+            "exported": len(t.exported),
+            "held": len(t.held),
+            "files": ", ".join(t.files),
+            "transactions": _listed(t.transactions, max_listed),
+            "problems": " / ".join(t.problems),
+            "notes": " / ".join(t.notes),
+            "ledger_states": self.ledger_states,
+        }
+
+
+def _listed(items: Sequence[str], limit: int) -> str:
+    return ", ".join(items[:limit]) + (" …" if len(items) > limit else "")

@@ -37,9 +37,9 @@ class VendorApi(Protocol):
         next_token: str | None = None,
         limit: int = 100,
     ) -> OrderPage:
-        """One page of getOrders (2021-12-28, details and PII included).
+        """One page of getOrders (2021-12-28, details and PII included); unreadable orders are in `rejected`.
 
-        Orders that could not be read are in `rejected`; a returned next_token never equals the one sent.
+        Paging (and the guard against a nextToken loop) is tasks.core.orders.follow_pages.
         """
         ...
 

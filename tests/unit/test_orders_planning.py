@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderState, PurchaseOrder
+from tasks.core.errors import PermanentError
+from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderPage, OrderState, PurchaseOrder
 from tasks.core.orders import (
     AMAZON_MAX_AGE,
+    ExportPlan,
+    Tally,
+    WarehouseReport,
     batch_time,
     batches,
     build_acknowledgement,
+    follow_pages,
     new_batch_id,
     plan_acknowledgement_recovery,
+    plan_export,
     plan_windows,
+    split_refused,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -125,7 +133,7 @@ def test_recovery_waits_before_resending_and_trusts_amazons_status():
         _stuck("B", NOW),
         _stuck("C", NOW - timedelta(hours=1)),
         _stuck("D", NOW),
-        _stuck("E", NOW - timedelta(hours=1)),  # Amazon no longer returns it: held by the caller, never resent
+        _stuck("E", NOW - timedelta(hours=1)),
     ]
     statuses = {
         "A": AmazonOrderStatus.ACCEPTED,
@@ -133,10 +141,14 @@ def test_recovery_waits_before_resending_and_trusts_amazons_status():
         "C": AmazonOrderStatus.NEW,
         "D": AmazonOrderStatus.CANCELLED,
     }
-    done, cancelled, resubmit = plan_acknowledgement_recovery(stuck, statuses, now=NOW, settle=10 * M)
-    assert done == ["A"]
-    assert cancelled == ["D"]
-    assert resubmit == ["C"]  # B may still be in flight: wait
+    plan = plan_acknowledgement_recovery(stuck, statuses, now=NOW, settle=10 * M)
+    assert plan.acknowledged == ("A",)
+    assert plan.cancelled == ("D",)
+    assert plan.gone == ("E",)  # Amazon no longer returns it: held, never resent
+    assert plan.waiting == ("B",)  # may still be in flight: wait
+    assert [(batch, [o.purchase_order_number for o in group]) for batch, group in plan.resend] == [
+        (stuck[2].ack_batch, ["C"])
+    ]
 
 
 def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
@@ -149,3 +161,59 @@ def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
     assert len(windows) == 3
     assert plan_refetch_windows([]) == []
     assert max(w.end for w in plan_refetch_windows(times, until=NOW)) <= NOW + timedelta(seconds=1)
+
+
+def _page(numbers: list[str], token: str | None) -> OrderPage:
+    return OrderPage(tuple(replace(_order(), purchase_order_number=n) for n in numbers), token)
+
+
+def test_pages_are_followed_to_the_last_token_exactly_as_returned():
+    answers = {None: _page(["A"], "t 1=="), "t 1==": _page(["B"], "t2"), "t2": _page(["C"], None)}
+    asked: list[str | None] = []
+
+    def fetch(token: str | None) -> OrderPage:
+        asked.append(token)
+        return answers[token]
+
+    pages = list(follow_pages(fetch, what="w"))
+    assert [p.orders[0].purchase_order_number for p in pages] == ["A", "B", "C"]
+    assert asked == [None, "t 1==", "t2"]
+
+
+@pytest.mark.parametrize("loop", [{None: "t1", "t1": "t1"}, {None: "t1", "t1": "t2", "t2": "t1"}])
+def test_a_next_token_returned_before_stops_paging_instead_of_looping(loop):
+    pages = follow_pages(lambda token: _page(["A"], loop[token]), what="2026-11-27T10:00Z..")
+    with pytest.raises(PermanentError, match="nextToken it had returned before") as stopped:
+        list(pages)
+    assert stopped.value.code == "PaginationLoop"
+
+
+def test_a_refused_request_is_halved_until_one_order_is_left():
+    assert split_refused([1, 2, 3, 4, 5]) == ([1, 2], [3, 4, 5])
+    assert split_refused([1, 2]) == ([1], [2])
+    assert split_refused([7]) is None
+
+
+def test_export_plan_splits_by_what_amazon_shows_now():
+    ready = [
+        LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGED, ()) for po in ("A", "B", "C", "D")
+    ]
+    current = {
+        "A": replace(_order(), purchase_order_number="A", status=AmazonOrderStatus.ACCEPTED),
+        "B": replace(_order(), purchase_order_number="B", status=AmazonOrderStatus.CANCELLED),
+        "D": replace(_order(), purchase_order_number="D", status=AmazonOrderStatus.NEW),
+    }
+    assert plan_export(ready, current) == ExportPlan(export=("A", "D"), cancel=("B",), gone=("C",))
+
+
+def test_tallies_add_up_into_the_report_row():
+    total = Tally.total(
+        [
+            Tally(downloaded=3, new=2, acknowledged=("A", "B"), transactions=("t1",)),
+            Tally(exported=("A", "B"), files=("f.csv",), problems=("one",)),
+            Tally(held=("C",), problems=("two",)),
+        ]
+    )
+    row = WarehouseReport("main", "WH01", "w", total, "exported=2").as_row()
+    assert (row["downloaded"], row["new"], row["acknowledged"], row["exported"], row["held"]) == (3, 2, 2, 2, 1)
+    assert row["files"] == "f.csv" and row["transactions"] == "t1" and row["problems"] == "one / two"
