@@ -9,8 +9,15 @@ from tasks.core.models import OrderAcknowledgement, OrderPage, PurchaseOrder, Ti
 from tasks.core.ports import VendorApi
 from tasks.prefect_support import side_effect_task
 
+# The adapter already retries each call up to 6 times within a minute; two task-level retries on top (after 1 s and
+# 4 s) cover a longer outage and keep the worst case near 4 minutes and 18 requests per call (the budget is written
+# out in flows/download_orders.py).
+AMAZON_TASK_RETRIES = 2
 
-@side_effect_task(name="fetch-orders-page", task_run_name="fetch-orders-page-{ship_from_party_id}")
+
+@side_effect_task(
+    name="fetch-orders-page", task_run_name="fetch-orders-page-{ship_from_party_id}", retries=AMAZON_TASK_RETRIES
+)
 def fetch_orders_page(
     api: VendorApi, window: TimeWindow, ship_from_party_id: str, next_token: str | None, limit: int
 ) -> OrderPage:
@@ -18,7 +25,7 @@ def fetch_orders_page(
     return api.fetch_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit)
 
 
-@side_effect_task(name="fetch-orders-by-number")
+@side_effect_task(name="fetch-orders-by-number", retries=AMAZON_TASK_RETRIES)
 def fetch_orders_by_number(api: VendorApi, purchase_order_numbers: Sequence[str]) -> dict[str, PurchaseOrder]:
     """Fetch orders one by one (getOrder) when the ledger needs them again; a missing one is left out."""
     found: dict[str, PurchaseOrder] = {}
@@ -30,7 +37,7 @@ def fetch_orders_by_number(api: VendorApi, purchase_order_numbers: Sequence[str]
     return found
 
 
-@side_effect_task(name="submit-acknowledgements")
+@side_effect_task(name="submit-acknowledgements", retries=AMAZON_TASK_RETRIES)
 def submit_acknowledgements(api: VendorApi, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
     """Acknowledge a batch of orders to Amazon; returns the transaction id."""
     return api.submit_acknowledgements(acknowledgements)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tasks.core import states
-from tasks.core.errors import DataError, NotFoundError, PermanentError
+from tasks.core.errors import DataError, NotFoundError, PermanentError, RequestRefusedError
 from tasks.core.models import (
     AmazonErrorDetail,
     AmazonOrderStatus,
@@ -30,6 +30,7 @@ from tasks.core.models import (
     OrderPage,
     OrderState,
     PurchaseOrder,
+    RejectedOrder,
     ShipmentConfirmation,
     TimeWindow,
     TransactionKind,
@@ -71,6 +72,8 @@ class FakeVendorApi:
     transactions: dict[str, TransactionStatus] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     closed: bool = False
+    refused: set[str] = field(default_factory=set)  # acknowledging any of these orders is refused (HTTP 400)
+    unreadable: dict[str, str] = field(default_factory=dict)  # order number -> reason: in OrderPage.rejected
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # what a test sets up --------------------------------------------------------------------------------
@@ -127,7 +130,13 @@ class FakeVendorApi:
         start = int(next_token or 0)
         page = matching[start : start + limit]
         more = start + limit < len(matching)
-        return OrderPage(tuple(page), str(start + limit) if more else None)
+        rejected = tuple(
+            RejectedOrder(o.purchase_order_number, self.unreadable[o.purchase_order_number])
+            for o in page
+            if o.purchase_order_number in self.unreadable
+        )
+        readable = tuple(o for o in page if o.purchase_order_number not in self.unreadable)
+        return OrderPage(readable, str(start + limit) if more else None, rejected)
 
     def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
         self.faults.check("fetch_order")
@@ -138,6 +147,8 @@ class FakeVendorApi:
 
     def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
         self.faults.check("submit_acknowledgements")
+        if any(ack.purchase_order_number in self.refused for ack in acknowledgements):
+            raise RequestRefusedError("Amazon refused the request as invalid (fake)", code="InvalidInput", status=400)
         transaction_id = self._new_transaction()
         self.acknowledgements.append((transaction_id, tuple(acknowledgements)))
         for ack in acknowledgements:

@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from prefect.settings import PREFECT_API_URL
 
-import flows.download_orders as download_module
 from flows.download_orders import download_orders
 
 
@@ -61,13 +61,26 @@ def test_two_runs_at_once_export_each_order_once(make_cycle, postgres_ledger_url
     assert len(cycle.order_files()) == 1  # the second run waited for the first, then found nothing to do
 
 
+class WithoutAccountLock:
+    """The ledger with its one-run-per-account lock turned off (a misconfigured deployment)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def account_lock(self, account: str, *, timeout: float = 600.0) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
 @pytest.mark.postgres
-def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url, monkeypatch):
-    """Even without Prefect's per-account limit (a misconfigured deployment), no order is sent twice."""
-    monkeypatch.setattr(download_module, "_account_lock", lambda _runtime, _account: contextlib.nullcontext())
+def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url):
+    """Even without the account lock and Prefect's per-account limit, no order is sent twice."""
     cycle = make_cycle(ledger_url=postgres_ledger_url, orders={"acknowledgement_settle_minutes": 10})
     created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
-    states = _run_twice_at_once()
+    with cycle.wrapped(ledger=WithoutAccountLock):
+        states = _run_twice_at_once()
     assert len(states) == 2
     # a run may find its claims taken by the other and stop early; a later run finishes anything left
     download_orders(account="acme")
