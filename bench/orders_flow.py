@@ -183,6 +183,7 @@ class Result:
     cpu: float  # this process's CPU seconds during the run (all its threads: flow, simulator, SFTP server)
     flow_cpu: float  # CPU seconds of the thread that ran the flow and its tasks
     load: float  # the machine's 1-minute load average right after the run (2 cores: above 2 means contention)
+    sweep_requests: int = 0  # getOrders with status=NEW in a second run, once Amazon shows none of the orders NEW
 
     @property
     def ratio(self) -> float:
@@ -214,7 +215,8 @@ def _settings(sim: Any, sftp_port: int, known_hosts: Path, ledger_url: str, ack_
                     },
                     "endpoint": sim.base_url,
                     "token_url": sim.token_url,
-                    "orders": {"acknowledgement_batch": ack_batch},
+                    # the second, untimed run of each repeat sweeps (the first is a go-live run: it backfills)
+                    "orders": {"acknowledgement_batch": ack_batch, "sweep_interval_minutes": 0},
                     "warehouses": [
                         {
                             "name": "main",
@@ -348,7 +350,24 @@ def run_once(options: Options, profile: cProfile.Profile | None = None) -> Resul
         _wait_until_recorded(state.state_details.flow_run_id, watch.count("task."))
         load = os.getloadavg()[0]
         counts = (orders, pages, page_requests, ack_requests, throttled)
-        return Result(wall, *counts, floor, breakdown(watch), watch, cpu, flow_cpu, load)
+        sweep = _sweep_requests(sim)
+        return Result(wall, *counts, floor, breakdown(watch), watch, cpu, flow_cpu, load, sweep)
+
+
+def _sweep_requests(sim: Any, timeout: float = 120.0) -> int:
+    """Run the flow again once Amazon shows every order accepted; count the sweep's getOrders requests."""
+    deadline = time.monotonic() + timeout
+    while sim.state_summary()["transactions"]["by_status"]["Processing"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("the simulator still has acknowledgements Processing")
+        time.sleep(0.1)
+    if sim.state_summary()["orders"]["by_status"]["NEW"]:
+        raise SystemExit("orders are still NEW after every acknowledgement was processed")
+    before = len(sim.requests(operation="getOrders"))
+    state = flow_module.download_orders(account=ACCOUNT, return_state=True)
+    if not state.is_completed():
+        raise SystemExit(f"the sweeping run failed: {state.message}")
+    return sum(1 for r in sim.requests(operation="getOrders")[before:] if r["query"].get("status") == "NEW")
 
 
 def _wait_until_recorded(flow_run_id: Any, task_runs: int, timeout: float = 120.0) -> None:
@@ -455,6 +474,10 @@ def report(results: list[Result], options: Options) -> float:
     print(f"  flow thread CPU                 {med(r.flow_cpu for r in results):8.2f} s")
     print(f"  1-minute load average (2 cores) {med(r.load for r in results):8.1f}")
     print(f"  429 answers                     {med(r.throttled for r in results):8.0f}")
+    print(
+        f"  sweep: getOrders status=NEW     {med(r.sweep_requests for r in results):8.0f}  "
+        f"(a second run over the {results[0].orders:,} orders, none of them NEW any more)"
+    )
     print(f"  rate-limit floor                {floor:8.2f} s")
     print(f"  wall / floor                    {ratio:8.2f}  (target <= {TARGET_RATIO})")
     print(

@@ -1,12 +1,18 @@
 """Flow download-orders: Amazon purchase orders → acknowledged → one order file per warehouse.
 
 How it reads. The flow builds one run context (`OrderRun`: configuration, ports, side effects, the clock) and
-hands each warehouse to `download_warehouse`, which goes gather → decide → apply → report: settle what a crashed
-run left in flight (`recover_acknowledgements`), plan the windows from the watermark (`plan_windows`), download
-page by page while acknowledging in the background (`download_windows`), acknowledge what an earlier run only
-downloaded, export (`export_orders`). The decisions (windows, paging, refusals, recovery, export) are pure
-functions of tasks.core.orders. Each step yields `Tally` values as its parts finish; a warehouse's report is
-their sum, and the run fails with `RunFailed` naming every problem once all warehouses had their turn.
+hands each warehouse to `download_warehouse`, which goes gather → decide → apply → report: settle what an earlier
+run left in flight (`recover_acknowledgements`), plan the windows from the watermark and whether to backfill or
+sweep (`plan_download`), scan for orders Amazon still shows NEW (`scan_new_orders`), download the windows page by
+page while acknowledging in the background (`download_windows`), acknowledge what an earlier run only downloaded,
+export (`export_orders`), and say which acknowledgements still wait. The decisions are pure functions of
+tasks.core.orders. Each step yields `Tally` values as its parts finish; a warehouse's report is their sum, and
+the run fails with `RunFailed` naming every problem once all warehouses had their turn.
+
+Acknowledgement intent. Each request has a ledger record: claimed (with the orders, when a page is recorded),
+sending (written just before the request), sent (with the transaction id, when the orders become acknowledged).
+So recovery sends a claimed request now, and only a request that may or may not have reached Amazon waits for
+the settle time (`acknowledgement_settle_minutes`) before its orders, still NEW at Amazon, are sent again.
 
 The seam for unit tests. The orchestration makes side effects only through `OrderRun.effects`: in a flow run
 these are the Prefect tasks of tasks/amazon.py, tasks/ledger.py and tasks/warehouse.py (`Effects.prefect()`);
@@ -14,20 +20,21 @@ unit tests pass `Effects.plain()`, the same functions without Prefect (each task
 at once) over the in-memory fakes of tests/fakes.py: no Prefect API, no sockets.
 
 Concurrency. getOrders and submitAcknowledgement have separate rate buckets at Amazon (10 requests/s each), so
-the acknowledgements of one page run while the next pages download: each hand-over is a Prefect task
-(`acknowledge-orders`, submitted to the flow's task runner) whose ledger and Amazon calls are its own child
+the acknowledgement of one page's new orders is sent while the next pages download: each hand-over is a Prefect
+task (`acknowledge-orders`, submitted to the flow's task runner) whose ledger and Amazon calls are its own child
 task runs. One such task is in flight at a time, in order: the next hand-over first waits for the previous one.
 
 Retry budget, worst case per Amazon call (one page, one acknowledgement request): the adapter makes at most 6
 attempts within 60 s, and each request times out after 20 s (≤ 80 s); the Prefect task retries the whole call
-twice more, after 1 s and 4 s (±50 % jitter). So at most 3 x 6 = 18 requests and ≤ 4.1 minutes per call. A warehouse
-stops at the first call that spends its budget, so with Amazon down a run ends within about 4 minutes per
-warehouse: an account with up to 6 warehouses fits the 30-minute schedule, and a later run waits for the
+twice more, after 1 s and 4 s (±50 % jitter). So at most 3 x 6 = 18 requests and ≤ 4.1 minutes per call. A
+warehouse stops at the first call that spends its budget, so with Amazon down a run ends within about 4 minutes
+per warehouse: an account with up to 6 warehouses fits the 30-minute schedule, and a later run waits for the
 account lock (up to 10 minutes) rather than overlapping.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +55,7 @@ from flows.runtime import get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.core.config import Account, OrderDownload, Warehouse
 from tasks.core.errors import (
+    ConfigError,
     DataError,
     IntegrationError,
     OutcomeUnknownError,
@@ -57,30 +65,44 @@ from tasks.core.errors import (
     TransientError,
 )
 from tasks.core.files import build_orders_file, orders_file_name
-from tasks.core.models import DownloadOutcome, LedgerOrder, OrderPage, OrderState, PurchaseOrder, TimeWindow
+from tasks.core.models import (
+    AmazonOrderStatus,
+    DownloadOutcome,
+    LedgerOrder,
+    OrderPage,
+    OrderState,
+    PurchaseOrder,
+    TimeWindow,
+    WaitingAcknowledgement,
+)
 from tasks.core.names import slug
 from tasks.core.orders import (
+    NewOrderScan,
     Tally,
     WarehouseReport,
     WindowPlan,
     batches,
     build_acknowledgement,
+    describe_waiting,
     follow_pages,
     group_by_export_file,
-    new_batch_id,
+    new_request_id,
     plan_acknowledgement_recovery,
+    plan_download,
     plan_export,
     plan_refetch_windows,
-    plan_windows,
     split_refused,
     vendor_order_number,
+    waiting_problems,
 )
 from tasks.core.ports import Ledger, VendorApi, WarehouseDrop
 from tasks.ledger import (
     load_orders,
     load_state_counts,
+    load_waiting_acknowledgements,
     load_watermark,
     mark_acknowledged,
+    mark_acknowledgement_sending,
     mark_acknowledging,
     mark_cancelled,
     mark_exported,
@@ -117,6 +139,8 @@ class Effects:
     record_downloaded: Callable[..., DownloadOutcome]
     record_watermark: Callable[..., None]
     mark_acknowledging: Callable[..., list[str]]
+    mark_acknowledgement_sending: Callable[..., list[str]]
+    load_waiting_acknowledgements: Callable[..., list[WaitingAcknowledgement]]
     release_acknowledging: Callable[..., list[str]]
     mark_acknowledged: Callable[..., None]
     mark_exporting: Callable[..., list[str]]
@@ -124,7 +148,7 @@ class Effects:
     mark_cancelled: Callable[..., list[str]]
     mark_held: Callable[..., None]
     upload_file: Callable[..., None]
-    acknowledge_in_background: Callable[[WarehouseRun, Sequence[PurchaseOrder]], Pending]
+    acknowledge_in_background: Callable[[WarehouseRun, str, Sequence[PurchaseOrder]], Pending]
     rename_run: Callable[[str], None]
 
     @classmethod
@@ -155,6 +179,8 @@ def _tasks() -> dict[str, Any]:
         "record_downloaded": record_downloaded,
         "record_watermark": record_watermark,
         "mark_acknowledging": mark_acknowledging,
+        "mark_acknowledgement_sending": mark_acknowledgement_sending,
+        "load_waiting_acknowledgements": load_waiting_acknowledgements,
         "release_acknowledging": release_acknowledging,
         "mark_acknowledged": mark_acknowledged,
         "mark_exporting": mark_exporting,
@@ -188,6 +214,7 @@ class OrderRun:
     now: datetime  # when the run started: windows, acknowledgement dates and the file name are reckoned from it
     since: datetime | None = None
     until: datetime | None = None
+    backfill_days: float | None = None  # take every order still NEW this far back, whatever the watermark
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)  # claim times
 
 
@@ -201,11 +228,16 @@ class WarehouseRun:
 
     run: OrderRun
     warehouse: Warehouse
-    tag: str  # tells this run's batch ids and file name apart from another run's in the same second
+    tag: str  # tells this run's request ids and file name apart from another run's in the same second
     fetched: dict[str, PurchaseOrder] = field(default_factory=dict)
+    _requests: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def new_request_id(self) -> str:
+        """A new acknowledgement request id: one per request sent, never shared (a refused half gets its own)."""
+        return new_request_id(self.run.clock(), self.tag, next(self._requests))
 
     @property
-    def account(self) -> str:
+    def account_name(self) -> str:
         return self.run.account.name
 
     @property
@@ -231,7 +263,8 @@ def _flow_run_name() -> str:
     scope = f"/{params['warehouse']}" if params.get("warehouse") else ""
     if since or until:
         return f"orders-{account}{scope}-rescan-{_short(since)}..{_short(until)}"
-    return f"orders-{account}{scope}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+    backfill = f"-backfill-{params['backfill_days']:g}d" if params.get("backfill_days") else ""
+    return f"orders-{account}{scope}{backfill}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
 
 
 def _short(value: object) -> str:
@@ -247,14 +280,19 @@ def download_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     config: str | None = None,
+    backfill_days: float | None = None,
 ) -> list[dict[str, object]]:
     """Download new Amazon orders, acknowledge them, and drop them on the warehouse as one file per warehouse."""
+    if backfill_days is not None and not 0 < backfill_days <= 180:
+        raise ConfigError(
+            f"backfill_days must be more than 0 and at most 180 (Amazon keeps 6 months), not {backfill_days}"
+        )
     runtime = get_runtime(config)
-    settings = runtime.settings.account(account)
+    configured = runtime.settings.account(account)
     run = OrderRun(
-        account=settings,
-        warehouses=(settings.warehouse(warehouse),) if warehouse else tuple(settings.warehouses),
-        api=runtime.vendor_api(settings),
+        account=configured,
+        warehouses=(configured.warehouse(warehouse),) if warehouse else tuple(configured.warehouses),
+        api=runtime.vendor_api(configured),
         ledger=runtime.ledger,
         open_drop=runtime.drop,
         effects=Effects.prefect(),
@@ -262,10 +300,11 @@ def download_orders(
         now=datetime.now(UTC),
         since=since,
         until=until,
+        backfill_days=backfill_days,
     )
     reports = download_account(run)
     _publish(run, reports)
-    raise_for_problems(settings.name, reports)
+    raise_for_problems(configured.name, reports)
     return [report.as_row() for report in reports]
 
 
@@ -289,119 +328,193 @@ def raise_for_problems(account: str, reports: Sequence[WarehouseReport]) -> None
 
 def download_warehouse(ctx: WarehouseRun) -> WarehouseReport:
     """One warehouse, gather → decide → apply → report; an IntegrationError ends it as a problem, not the run."""
+    ledger, account, ship_from = ctx.run.ledger, ctx.account_name, ctx.ship_from
     steps: list[Tally] = []
     window = "not planned"
     try:
-        # gather: what a crashed run left in flight, then how far the watermark says orders are downloaded
+        # gather: what an earlier run left in flight, how far orders are downloaded, when the last sweep was
         steps += recover_acknowledgements(ctx)
-        watermark = ctx.fx.load_watermark(ctx.run.ledger, ctx.account, ctx.ship_from)
+        watermark = ctx.fx.load_watermark(ledger, account, ship_from)
+        last_sweep = ctx.fx.load_watermark(ledger, account, sweep_scope(ship_from))
         # decide
-        plan = plan_download(ctx, watermark)
+        plan = plan_download(
+            now=ctx.run.now,
+            watermark=watermark,
+            last_sweep=last_sweep,
+            options=ctx.options,
+            since=ctx.run.since,
+            until=ctx.run.until,
+            backfill_days=ctx.run.backfill_days,
+        )
         window = plan.label()
-        ctx.fx.rename_run(f"orders-{ctx.account}/{ctx.warehouse.name}-{window}")
-        if plan.clamped:
+        ctx.fx.rename_run(f"orders-{account}/{ctx.warehouse.name}-{window}")
+        if plan.windows.clamped:
             steps.append(
-                Tally(
-                    problems=("the watermark is older than the 6 months Amazon keeps: orders before that are not seen",)
-                )
+                Tally(problems=("the watermark is older than the 6 months Amazon keeps: older orders are not seen",))
             )
         # apply
-        steps += download_windows(ctx, plan)
-        leftovers = ctx.fx.load_orders(ctx.run.ledger, ctx.account, [OrderState.DOWNLOADED], ctx.ship_from)
+        if plan.scan is not None:
+            steps += scan_new_orders(ctx, plan.scan)
+        steps += download_windows(ctx, plan.windows)
+        leftovers = ctx.fx.load_orders(ledger, account, [OrderState.DOWNLOADED], ship_from)
         steps += acknowledge(ctx, leftovers)  # downloaded by an earlier run that never claimed them
         steps += export_orders(ctx)
     except IntegrationError as exc:  # one warehouse failing must not stop the others
         steps.append(Tally(problems=(f"{type(exc).__name__}: {exc}",)))
     # report
-    return WarehouseReport(ctx.warehouse.name, ctx.ship_from, window, Tally.total(steps))
+    waiting, waiting_text = _waiting(ctx)
+    steps.append(waiting)
+    return WarehouseReport(ctx.warehouse.name, ship_from, window, Tally.total(steps), waiting=waiting_text)
 
 
-def plan_download(ctx: WarehouseRun, watermark: datetime | None) -> WindowPlan:
-    """The creation-time windows this run downloads (tasks.core.orders.plan_windows with the account's options)."""
-    options = ctx.options
-    return plan_windows(
-        now=ctx.run.now,
-        watermark=watermark,
-        lag=timedelta(minutes=options.lag_minutes),
-        interval=timedelta(minutes=options.interval_minutes),
-        overlap=timedelta(minutes=options.overlap_minutes),
-        max_slice=timedelta(days=options.max_slice_days),
-        since=ctx.run.since,
-        until=ctx.run.until,
-    )
+def sweep_scope(ship_from: str) -> str:
+    """The ledger watermark scope that records when a warehouse's last scan for NEW orders ended."""
+    return f"{ship_from}/sweep"
+
+
+def _waiting(ctx: WarehouseRun) -> tuple[Tally, str]:
+    """Say which acknowledgements still wait for an outcome; past the settle time each is a problem."""
+    try:
+        waiting = ctx.fx.load_waiting_acknowledgements(ctx.run.ledger, ctx.account_name, ctx.ship_from)
+    except IntegrationError as exc:
+        return Tally(problems=(f"could not read the acknowledgements still waiting: {type(exc).__name__}: {exc}",)), ""
+    if not waiting:
+        return Tally(), ""
+    text = describe_waiting(waiting, now=ctx.run.clock())
+    ctx.run.log.warning("warehouse %s: acknowledgements not settled yet: %s", ctx.warehouse.name, text)
+    settle = timedelta(minutes=ctx.options.acknowledgement_settle_minutes)
+    return Tally(problems=tuple(waiting_problems(waiting, now=ctx.run.now, settle=settle))), text
 
 
 # ------------------------------------------------------------------------------------------------ download
 
 
-def pages(ctx: WarehouseRun, window: TimeWindow, limit: int) -> Iterator[OrderPage]:
+def pages(
+    ctx: WarehouseRun, window: TimeWindow, limit: int, status: AmazonOrderStatus | None = None
+) -> Iterator[OrderPage]:
     """Every page of the warehouse's orders in a window, one fetch task per page; other warehouses' orders dropped."""
 
     def fetch(token: str | None) -> OrderPage:
-        return ctx.fx.fetch_orders_page(ctx.run.api, window, ctx.ship_from, token, limit)
+        return ctx.fx.fetch_orders_page(ctx.run.api, window, ctx.ship_from, token, limit, status)
 
     for page in follow_pages(fetch, what=f"{window.label()} {ctx.ship_from}"):
         yield replace(page, orders=tuple(o for o in page.orders if o.ship_from_party_id == ctx.ship_from))
 
 
+def record(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Iterator[tuple[Tally, str, list[PurchaseOrder]]]:
+    """Record downloaded orders, the new ones claimed at once for one acknowledgement request per batch.
+
+    Yields each batch's tally, its request id and the orders claimed for it (to send).
+    """
+    for batch in batches(list(orders), ctx.options.acknowledgement_batch):
+        request_id = ctx.new_request_id()
+        outcome = ctx.fx.record_downloaded(ctx.run.ledger, ctx.account_name, batch, request_id)
+        ctx.fetched.update((o.purchase_order_number, o) for o in batch)
+        claimed = set(outcome.claimed)
+        tally = Tally(downloaded=len(batch), new=len(claimed), cancelled=tuple(outcome.cancelled))
+        yield tally, request_id, [o for o in batch if o.purchase_order_number in claimed]
+
+
+def unreadable(page: OrderPage) -> tuple[str, ...]:
+    """A problem per order of the page that could not be read (it is not in the ledger, so it is read again)."""
+    return tuple(
+        f"order {r.purchase_order_number or '(no number)'} could not be read ({r.reason}); retried every run"
+        for r in page.rejected
+    )
+
+
 def download_windows(ctx: WarehouseRun, plan: WindowPlan) -> Iterator[Tally]:
     """Record each page, hand its new orders to the background to acknowledge, move the watermark per window.
 
-    Yields a tally per page and per acknowledgement hand-over as they finish, so a failure keeps what was done.
+    Yields a tally per page and per acknowledgement request as they finish, so a failure keeps what was done.
     """
     acknowledger = _Acknowledger(ctx)
     try:
         yield from _download(ctx, plan, acknowledger)
         yield from acknowledger.settle()
     except IntegrationError:
-        yield from acknowledger.settle(quietly=True)  # the batch in flight still counts; its own error is logged
+        yield from acknowledger.settle(quietly=True)  # the request in flight still counts; its own error is logged
         raise
     finally:
-        acknowledger.abandon()  # a crash or an interrupt: never leave a batch running past the step
+        acknowledger.abandon()  # a crash or an interrupt: never leave a request running past the step
 
 
 def _download(ctx: WarehouseRun, plan: WindowPlan, acknowledger: _Acknowledger) -> Iterator[Tally]:
-    ledger, batch_size = ctx.run.ledger, ctx.options.acknowledgement_batch
-    pending: list[PurchaseOrder] = []
     rejected: list[str] = []
     for window in plan.windows:
         for page in pages(ctx, window, ctx.options.page_size):
-            rejected.extend(
-                f"order {r.purchase_order_number or '(no number)'} could not be read ({r.reason}); retried every run"
-                for r in page.rejected
-            )
-            outcome = ctx.fx.record_downloaded(ledger, ctx.account, page.orders)
-            fresh = set(outcome.new) - set(outcome.cancelled)
-            ctx.fetched.update((o.purchase_order_number, o) for o in page.orders)
-            pending.extend(o for o in page.orders if o.purchase_order_number in fresh)
-            yield Tally(downloaded=len(page.orders), new=len(fresh), cancelled=tuple(outcome.cancelled))
-            if len(pending) >= batch_size:
-                yield from acknowledger.hand_over(pending)
-                pending = []
-        if pending:
-            yield from acknowledger.hand_over(pending)
-            pending = []
+            rejected.extend(unreadable(page))
+            for tally, request_id, claimed in record(ctx, page.orders):
+                yield tally
+                if claimed:
+                    yield from acknowledger.hand_over(request_id, claimed)
         # unreadable orders are not in the ledger: the watermark stays before them so each run retries them,
         # while later windows are still downloaded
         if plan.advances_watermark and not rejected:
-            ctx.fx.record_watermark(ledger, ctx.account, ctx.ship_from, window.end)
+            ctx.fx.record_watermark(ctx.run.ledger, ctx.account_name, ctx.ship_from, window.end)
+    if rejected:
+        yield Tally(problems=tuple(rejected))
+
+
+def scan_new_orders(ctx: WarehouseRun, scan: NewOrderScan) -> Iterator[Tally]:
+    """Take every order Amazon still shows NEW in the scan's windows that the ledger does not know.
+
+    Every page is read before anything is acknowledged: an acknowledged order leaves the NEW filter, and the pages
+    still to come must not shift under the nextToken. The end of the scan is recorded as the last sweep.
+    """
+    found: list[PurchaseOrder] = []
+    rejected: list[str] = []
+    for window in scan.windows:
+        for page in pages(ctx, window, ctx.options.page_size, AmazonOrderStatus.NEW):
+            found.extend(page.orders)
+            rejected.extend(unreadable(page))
+    taken: list[str] = []
+    for tally, request_id, claimed in record(ctx, found):
+        yield tally
+        if claimed:
+            taken += [o.purchase_order_number for o in claimed]
+            yield from send_request(ctx, request_id, claimed)
+    ctx.fx.record_watermark(ctx.run.ledger, ctx.account_name, sweep_scope(ctx.ship_from), ctx.run.now)
+    if scan.kind == "backfill":
+        ctx.run.log.info(
+            "warehouse %s: backfill found %d order(s) Amazon still shows NEW over the last %g days that the ledger "
+            "did not know (%d NEW in all)",
+            ctx.warehouse.name,
+            len(taken),
+            scan.days,
+            len(found),
+        )
+        yield Tally(
+            backfilled=tuple(taken),
+            notes=(
+                f"backfill over {scan.days:g} days: {len(found)} order(s) still NEW, {len(taken)} new to the ledger",
+            ),
+        )
+    elif taken:
+        ctx.run.log.warning(
+            "warehouse %s: the sweep caught %d order(s) the download windows had missed: %s",
+            ctx.warehouse.name,
+            len(taken),
+            _first(taken),
+        )
+        yield Tally(caught=tuple(taken))
     if rejected:
         yield Tally(problems=tuple(rejected))
 
 
 class _Acknowledger:
-    """Hands batches to the background, one in flight at a time and in order (see the module docstring)."""
+    """Hands claimed requests to the background, one in flight at a time and in order (see the module docstring)."""
 
     def __init__(self, ctx: WarehouseRun) -> None:
         self._ctx = ctx
         self._in_flight: Pending | None = None
 
-    def hand_over(self, orders: Sequence[PurchaseOrder]) -> Iterator[Tally]:
+    def hand_over(self, request_id: str, orders: Sequence[PurchaseOrder]) -> Iterator[Tally]:
         yield from self.settle()
-        self._in_flight = self._ctx.fx.acknowledge_in_background(self._ctx, list(orders))
+        self._in_flight = self._ctx.fx.acknowledge_in_background(self._ctx, request_id, list(orders))
 
     def settle(self, *, quietly: bool = False) -> Iterator[Tally]:
-        """Wait for the batch in flight and yield its tally; quietly: log its error instead of raising it."""
+        """Wait for the request in flight and yield its tally; quietly: log its error instead of raising it."""
         pending, self._in_flight = self._in_flight, None
         if pending is None:
             return
@@ -410,7 +523,7 @@ class _Acknowledger:
         except IntegrationError as exc:
             if not quietly:
                 raise
-            self._ctx.run.log.error("acknowledgement batch also failed: %s: %s", type(exc).__name__, exc)
+            self._ctx.run.log.error("acknowledgement request also failed: %s: %s", type(exc).__name__, exc)
 
     def abandon(self) -> None:
         pending, self._in_flight = self._in_flight, None
@@ -418,35 +531,36 @@ class _Acknowledger:
             try:
                 pending.result()
             except Exception as exc:  # noqa: BLE001 - the run is failing already; this one is only logged
-                self._ctx.run.log.error("acknowledgement batch also failed: %s: %s", type(exc).__name__, exc)
+                self._ctx.run.log.error("acknowledgement request also failed: %s: %s", type(exc).__name__, exc)
 
 
 # ------------------------------------------------------------------------------------------------ acknowledge
 
 
 def acknowledge(
-    ctx: WarehouseRun, orders: Sequence[LedgerOrder | PurchaseOrder], *, from_batch: str | None = None
+    ctx: WarehouseRun, orders: Sequence[LedgerOrder | PurchaseOrder], *, from_request: str | None = None
 ) -> Iterator[Tally]:
-    """Claim, send and record acknowledgements batch by batch (claims first: the ledger knows what is in flight).
+    """Claim and send acknowledgement requests batch by batch (the claim first: the ledger knows what is in flight).
 
-    With from_batch, the orders are re-claimed from that earlier batch (crash recovery) rather than claimed afresh.
+    With from_request, the orders are re-claimed from that earlier request (its resend, or a refused request's
+    halves) rather than claimed afresh; each new request has its own id.
     """
     for batch in batches(list(orders), ctx.options.acknowledgement_batch):
-        batch_id = new_batch_id(ctx.run.clock(), ctx.tag)
+        request_id = ctx.new_request_id()
         numbers = [o.purchase_order_number for o in batch]
-        claimed = set(ctx.fx.mark_acknowledging(ctx.run.ledger, ctx.account, numbers, batch_id, from_batch))
+        claimed = set(ctx.fx.mark_acknowledging(ctx.run.ledger, ctx.account_name, numbers, request_id, from_request))
         chosen = [o for o in batch if o.purchase_order_number in claimed]
         if chosen:
-            yield from _send(ctx, chosen, batch_id)
+            yield from send_request(ctx, request_id, chosen)
 
 
-def acknowledge_all(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Tally:
-    """Acknowledge a hand-over of new orders (what the background task runs)."""
-    return Tally.total(acknowledge(ctx, orders))
-
-
-def _send(ctx: WarehouseRun, chosen: Sequence[LedgerOrder | PurchaseOrder], batch_id: str) -> Iterator[Tally]:
-    ledger = ctx.run.ledger
+def send_request(ctx: WarehouseRun, request_id: str, orders: Sequence[LedgerOrder | PurchaseOrder]) -> Iterator[Tally]:
+    """Send one claimed acknowledgement request: mark it sending, send it, record its transaction id."""
+    ledger, account = ctx.run.ledger, ctx.account_name
+    sending = set(ctx.fx.mark_acknowledgement_sending(ledger, account, request_id))  # just before the request
+    chosen = [o for o in orders if o.purchase_order_number in sending]
+    if not chosen:  # another run sent it, or took it over
+        return
     numbers = [o.purchase_order_number for o in chosen]
     when = ctx.run.now
     acks = [
@@ -456,24 +570,31 @@ def _send(ctx: WarehouseRun, chosen: Sequence[LedgerOrder | PurchaseOrder], batc
     try:
         transaction_id = ctx.fx.submit_acknowledgements(ctx.run.api, acks)
     except OutcomeUnknownError as exc:
-        # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
-        yield Tally(problems=(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}",))
+        # it may have reached Amazon: the orders wait (reported at the end of the run) and a later run settles them
+        yield Tally(
+            notes=(f"acknowledgement request {request_id} ({len(chosen)} order(s)) has an unknown outcome: {exc}",)
+        )
         return
     except RequestRefusedError as exc:
         halves = split_refused(chosen)  # nothing of it was applied: find the order Amazon refuses
         if halves is not None:
             for half in halves:
-                yield from _send(ctx, half, batch_id)
+                yield from acknowledge(ctx, half, from_request=request_id)
             return
         yield from hold(ctx, numbers, f"Amazon refused its acknowledgement: {exc}")
         yield Tally(problems=(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}",))
         return
     except (PermanentError, TransientError):
         # provably not applied (refused credentials, retries spent on answers that applied nothing): give them back
-        ctx.fx.release_acknowledging(ledger, ctx.account, numbers, batch_id)
+        ctx.fx.release_acknowledging(ledger, account, numbers, request_id)
         raise
-    ctx.fx.mark_acknowledged(ledger, ctx.account, numbers, transaction_id)
+    ctx.fx.mark_acknowledged(ledger, account, numbers, transaction_id)
     yield Tally(acknowledged=tuple(numbers), transactions=(transaction_id,))
+
+
+def send_claimed_request(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Tally:
+    """Send one claimed request (what the background task runs)."""
+    return Tally.total(send_request(ctx, request_id, orders))
 
 
 def hold(ctx: WarehouseRun, numbers: Sequence[str], reason: str) -> Iterator[Tally]:
@@ -481,7 +602,7 @@ def hold(ctx: WarehouseRun, numbers: Sequence[str], reason: str) -> Iterator[Tal
     held: list[str] = []
     for number in numbers:
         try:
-            ctx.fx.mark_held(ctx.run.ledger, ctx.account, number, reason[:MAX_REASON])
+            ctx.fx.mark_held(ctx.run.ledger, ctx.account_name, number, reason[:MAX_REASON])
         except DataError:
             continue
         held.append(number)
@@ -490,34 +611,39 @@ def hold(ctx: WarehouseRun, numbers: Sequence[str], reason: str) -> Iterator[Tal
 
 
 def recover_acknowledgements(ctx: WarehouseRun) -> Iterator[Tally]:
-    """Settle acknowledgements a crashed run may have sent: trust Amazon's order status, resend only when safe."""
-    ledger = ctx.run.ledger
-    stuck = ctx.fx.load_orders(ledger, ctx.account, [OrderState.ACKNOWLEDGING], ctx.ship_from)
+    """Settle acknowledgements an earlier run left in flight: send what was never sent, trust Amazon's status."""
+    ledger, account = ctx.run.ledger, ctx.account_name
+    stuck = ctx.fx.load_orders(ledger, account, [OrderState.ACKNOWLEDGING], ctx.ship_from)
     if not stuck:
         return
+    requests = ctx.fx.load_waiting_acknowledgements(ledger, account, ctx.ship_from)
     current = refetch(ctx, stuck)
+    settle = timedelta(minutes=ctx.options.acknowledgement_settle_minutes)
     plan = plan_acknowledgement_recovery(
         stuck,
         {po: order.status for po, order in current.items()},
+        {request.request_id: request for request in requests},
         now=ctx.run.now,
-        settle=timedelta(minutes=ctx.options.acknowledgement_settle_minutes),
+        settle=settle,
     )
     if plan.acknowledged:
-        ctx.fx.mark_acknowledged(ledger, ctx.account, plan.acknowledged, None)
+        ctx.fx.mark_acknowledged(ledger, account, plan.acknowledged, None)
         yield Tally(acknowledged=plan.acknowledged)
     if plan.cancelled:
-        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, ctx.account, plan.cancelled)))
+        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, account, plan.cancelled)))
     yield from hold(ctx, plan.gone, "Amazon no longer returns this order (404) while its acknowledgement was in flight")
-    for old_batch, group in plan.resend:
-        # re-claimed under a fresh batch id, so a crash during this resend is settled from its own time
-        yield from acknowledge(ctx, group, from_batch=old_batch)
-    if plan.waiting:
+    for request_id, group in plan.send_now:  # claimed, never sent: send it now, under its own id
+        yield from send_request(ctx, request_id, group)
+    for old_request, group in plan.resend:
+        numbers = [o.purchase_order_number for o in group]
         yield Tally(
-            notes=(
-                f"{len(plan.waiting)} order(s) wait for Amazon to process an acknowledgement a crashed run may have "
-                f"sent (up to {ctx.options.acknowledgement_settle_minutes:g} minutes): {_first(plan.waiting)}",
+            problems=(
+                f"acknowledgement request {old_request} may have reached Amazon, but its {len(group)} order(s) were "
+                f"still NEW after the settle time ({settle.total_seconds() / 60:g} min), so they were sent again: "
+                f"{_first(numbers)}; if both requests arrived, Amazon fails one (see poll-transactions)",
             )
         )
+        yield from acknowledge(ctx, group, from_request=old_request)
 
 
 def refetch(ctx: WarehouseRun, orders: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
@@ -572,7 +698,7 @@ GONE_BEFORE_EXPORT = (
 def _finish_interrupted_exports(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tally]:
     """Re-upload files a crashed run had claimed: same name and same orders, so the upload replaces."""
     ledger = ctx.run.ledger
-    exporting = ctx.fx.load_orders(ledger, ctx.account, [OrderState.EXPORTING], ctx.ship_from)
+    exporting = ctx.fx.load_orders(ledger, ctx.account_name, [OrderState.EXPORTING], ctx.ship_from)
     for file_name, group in group_by_export_file(exporting):
         if not drop.exists("orders", file_name):  # else the crash came after the upload: it must not be sent twice
             current = _current(ctx, group)
@@ -585,48 +711,48 @@ def _finish_interrupted_exports(ctx: WarehouseRun, drop: WarehouseDrop) -> Itera
                 ctx.fx.upload_file(
                     drop, "orders", file_name, build_orders_file(list(current.values()), ctx.warehouse.files)
                 )
-        yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account, file_name)), files=(file_name,))
+        yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
 
 
 def _export_acknowledged(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tally]:
     ledger = ctx.run.ledger
-    ready = ctx.fx.load_orders(ledger, ctx.account, [OrderState.ACKNOWLEDGED], ctx.ship_from)
+    ready = ctx.fx.load_orders(ledger, ctx.account_name, [OrderState.ACKNOWLEDGED], ctx.ship_from)
     if not ready:
         return
     current = _current(ctx, ready)
     plan = plan_export(ready, current)
     yield from hold(ctx, plan.gone, GONE_BEFORE_EXPORT)
     if plan.cancel:
-        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, ctx.account, plan.cancel)))
+        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, ctx.account_name, plan.cancel)))
     if not plan.export:
         return
-    file_name = orders_file_name(ctx.account, ctx.warehouse.name, ctx.run.now, ctx.tag)
-    claimed = set(ctx.fx.mark_exporting(ledger, ctx.account, plan.export, file_name))
+    file_name = orders_file_name(ctx.account_name, ctx.warehouse.name, ctx.run.now, ctx.tag)
+    claimed = set(ctx.fx.mark_exporting(ledger, ctx.account_name, plan.export, file_name))
     if not claimed:
         return
     rows = [current[po] for po in plan.export if po in claimed]
     ctx.fx.upload_file(drop, "orders", file_name, build_orders_file(rows, ctx.warehouse.files))
-    yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account, file_name)), files=(file_name,))
+    yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
 
 
 # ------------------------------------------------------------------------------------------------ Prefect plumbing
 
 
 @task(name="acknowledge-orders", cache_policy=NO_CACHE, persist_result=False)
-def acknowledge_orders(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Tally:
-    """Acknowledge a page's new orders in the background; each claim, request and record is its own task run."""
-    return acknowledge_all(ctx, orders)
+def acknowledge_orders(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Tally:
+    """Send one claimed acknowledgement request in the background; each ledger record and the request are tasks."""
+    return send_claimed_request(ctx, request_id, orders)
 
 
-def _submit_acknowledgement(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Pending:
-    future: Pending = acknowledge_orders.submit(quote(ctx), quote(orders), return_state=False)
+def _submit_acknowledgement(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
+    future: Pending = acknowledge_orders.submit(quote(ctx), request_id, quote(orders), return_state=False)
     return future
 
 
-def _acknowledge_now(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Pending:
+def _acknowledge_now(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
     done: Future[Tally] = Future()
     try:
-        done.set_result(acknowledge_all(ctx, orders))
+        done.set_result(send_claimed_request(ctx, request_id, orders))
     except Exception as exc:  # noqa: BLE001 - handed back through the future, as a Prefect future would
         done.set_exception(exc)
     return done

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.core.errors import NotFoundError
-from tasks.core.models import OrderAcknowledgement, OrderPage, PurchaseOrder, TimeWindow, TransactionStatus
+from tasks.core.models import (
+    AmazonOrderStatus,
+    OrderAcknowledgement,
+    OrderPage,
+    PurchaseOrder,
+    TimeWindow,
+    TransactionStatus,
+)
 from tasks.core.ports import VendorApi
 from tasks.prefect_support import side_effect_task
 
@@ -19,10 +26,17 @@ AMAZON_TASK_RETRIES = 2
     name="fetch-orders-page", task_run_name="fetch-orders-page-{ship_from_party_id}", retries=AMAZON_TASK_RETRIES
 )
 def fetch_orders_page(
-    api: VendorApi, window: TimeWindow, ship_from_party_id: str, next_token: str | None, limit: int
+    api: VendorApi,
+    window: TimeWindow,
+    ship_from_party_id: str,
+    next_token: str | None,
+    limit: int,
+    status: AmazonOrderStatus | None = None,
 ) -> OrderPage:
-    """Fetch one page of purchase orders created in the window."""
-    return api.fetch_orders_page(window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit)
+    """Fetch one page of purchase orders created in the window (only those in `status`, if given)."""
+    return api.fetch_orders_page(
+        window, ship_from_party_id=ship_from_party_id, next_token=next_token, limit=limit, status=status
+    )
 
 
 @side_effect_task(name="fetch-orders-by-number", retries=AMAZON_TASK_RETRIES)

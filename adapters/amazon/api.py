@@ -44,6 +44,7 @@ from tasks.core.errors import (
     TransientError,
 )
 from tasks.core.models import (
+    AmazonOrderStatus,
     InventoryUpdate,
     OrderAcknowledgement,
     OrderPage,
@@ -214,6 +215,7 @@ class SpApiVendorApi:
         ship_from_party_id: str | None = None,
         next_token: str | None = None,
         limit: int = 100,
+        status: AmazonOrderStatus | None = None,
     ) -> OrderPage:
         """One page of getOrders (2021-12-28, details and PII included), unreadable orders in `rejected`."""
         if not 1 <= limit <= 100:
@@ -227,6 +229,8 @@ class SpApiVendorApi:
         }
         if ship_from_party_id:
             params["shipFromPartyId"] = ship_from_party_id
+        if status is not None:
+            params["status"] = str(status)
         if next_token:
             params["nextToken"] = next_token  # exactly as Amazon sent it; httpx URL-encodes it
         answer = self._call("getOrders", lambda: self._orders_read.get_orders(**params), restricted=True)

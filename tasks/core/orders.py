@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Literal, TypeVar
 
+from tasks.core.config import OrderDownload
 from tasks.core.errors import PermanentError
 from tasks.core.models import (
     AcknowledgementLine,
@@ -15,7 +16,9 @@ from tasks.core.models import (
     OrderAcknowledgement,
     OrderPage,
     PurchaseOrder,
+    RequestState,
     TimeWindow,
+    WaitingAcknowledgement,
 )
 
 T = TypeVar("T")
@@ -74,15 +77,94 @@ def plan_windows(
     start = max(start, oldest)
     if end <= start:
         return WindowPlan((), advances_watermark=False, clamped=clamped)
+    # a re-scan moves the watermark only when it starts at or before it: a gap would skip orders
+    advances = not manual or watermark is None or (start <= watermark < end)
+    return WindowPlan(slice_windows(start, end, max_slice), advances_watermark=advances, clamped=clamped)
+
+
+def slice_windows(start: datetime, end: datetime, max_slice: timedelta = AMAZON_MAX_WINDOW) -> tuple[TimeWindow, ...]:
+    """Consecutive windows from start to end, none longer than max_slice (nor Amazon's 7 days)."""
+    step = min(max_slice, AMAZON_MAX_WINDOW)
     slices: list[TimeWindow] = []
     cursor = start
     while cursor < end:
-        stop = min(cursor + max_slice, end)
+        stop = min(cursor + step, end)
         slices.append(TimeWindow(cursor, stop))
         cursor = stop
-    # a re-scan moves the watermark only when it starts at or before it: a gap would skip orders
-    advances = not manual or watermark is None or (start <= watermark < end)
-    return WindowPlan(tuple(slices), advances_watermark=advances, clamped=clamped)
+    return tuple(slices)
+
+
+@dataclass(frozen=True)
+class NewOrderScan:
+    """Windows asked for the orders Amazon still shows NEW (getOrders with the status filter), and why."""
+
+    kind: Literal["backfill", "sweep"]
+    windows: tuple[TimeWindow, ...]
+    days: float
+
+    def label(self) -> str:
+        return f"{self.kind} of NEW orders {TimeWindow(self.windows[0].start, self.windows[-1].end).label()}"
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What one run downloads for one warehouse: windows of every status, and maybe a scan for NEW orders."""
+
+    windows: WindowPlan
+    scan: NewOrderScan | None = None
+
+    def label(self) -> str:
+        return self.windows.label()
+
+
+def plan_download(
+    *,
+    now: datetime,
+    watermark: datetime | None,
+    last_sweep: datetime | None,
+    options: OrderDownload,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    backfill_days: float | None = None,
+) -> DownloadPlan:
+    """Decide the windows of one run, and whether it backfills or sweeps for orders Amazon still shows NEW.
+
+    Go-live: on a fresh ledger (no watermark) the first window reaches back only `interval`, so the first run also
+    takes every order still NEW over the look-back (`options.backfill_days`) before it; orders no longer NEW
+    (accepted, shipped or cancelled before go-live) are not ours. `backfill_days` asks for the same in any run.
+    Otherwise every `options.sweep_interval_minutes` a scheduled run sweeps the last `options.sweep_days` for NEW
+    orders the windows missed (Amazon made them visible after their window was read). The scans end where this
+    run's windows start: orders after that are read by the windows themselves.
+    """
+    lag = timedelta(minutes=options.lag_minutes)
+    windows = plan_windows(
+        now=now,
+        watermark=watermark,
+        lag=lag,
+        interval=timedelta(minutes=options.interval_minutes),
+        overlap=timedelta(minutes=options.overlap_minutes),
+        max_slice=timedelta(days=options.max_slice_days),
+        since=since,
+        until=until,
+    )
+    manual = since is not None or until is not None
+    end = min(windows.windows[0].start, now - lag) if windows.windows else now - lag
+    if backfill_days is not None or (watermark is None and not manual):
+        days = backfill_days if backfill_days is not None else options.backfill_days
+        return DownloadPlan(windows, _scan("backfill", now, end, days, options))
+    due = last_sweep is None or now - last_sweep >= timedelta(minutes=options.sweep_interval_minutes)
+    if manual or not due:
+        return DownloadPlan(windows)
+    return DownloadPlan(windows, _scan("sweep", now, end, options.sweep_days, options))
+
+
+def _scan(
+    kind: Literal["backfill", "sweep"], now: datetime, end: datetime, days: float, options: OrderDownload
+) -> NewOrderScan | None:
+    start = max(now - timedelta(days=days), now - AMAZON_MAX_AGE + timedelta(minutes=5))
+    if end <= start:
+        return None
+    return NewOrderScan(kind, slice_windows(start, end, timedelta(days=options.max_slice_days)), days)
 
 
 def _require_utc(value: datetime | None, name: str) -> datetime:
@@ -141,69 +223,68 @@ def split_refused(items: Sequence[T]) -> tuple[Sequence[T], Sequence[T]] | None:
 
 @dataclass(frozen=True)
 class RecoveryPlan:
-    """What to do with orders a crashed run left in 'acknowledging' (their request may have reached Amazon or not)."""
+    """What to do with orders left in 'acknowledging' by a run that crashed or lost an answer."""
 
     acknowledged: tuple[str, ...] = ()  # Amazon shows them accepted or shipped: record it, send nothing
     cancelled: tuple[str, ...] = ()  # Amazon cancelled them meanwhile
     gone: tuple[str, ...] = ()  # Amazon no longer returns them: held for a person
-    waiting: tuple[str, ...] = ()  # still NEW, but the request may still be processing at Amazon: a later run decides
-    resend: tuple[tuple[str | None, tuple[LedgerOrder, ...]], ...] = ()  # (earlier batch, its orders) to send again
+    send_now: tuple[tuple[str, tuple[LedgerOrder, ...]], ...] = ()  # (request, its orders): claimed, never sent
+    waiting: tuple[str, ...] = ()  # their request may have reached Amazon and may still be processing: wait
+    resend: tuple[tuple[str | None, tuple[LedgerOrder, ...]], ...] = ()  # (request, orders): still NEW past settle
 
 
 def plan_acknowledgement_recovery(
     stuck: Iterable[LedgerOrder],
     amazon_status: Mapping[str, AmazonOrderStatus | None],
+    requests: Mapping[str, WaitingAcknowledgement],
     *,
     now: datetime,
     settle: timedelta,
 ) -> RecoveryPlan:
-    """Sort orders left in 'acknowledging' by a crash by what Amazon shows now.
+    """Sort orders left in 'acknowledging' by what Amazon shows now and what their request's record says.
 
-    Amazon has no idempotency key for acknowledgements, so an order whose request may have gone out is sent again
-    only when Amazon still shows it NEW `settle` after its claim (a processed acknowledgement would have moved it
-    to ACCEPTED by then); until then it waits. Orders sent again are grouped by their earlier batch, so each group
-    is re-claimed from exactly the claim it had.
+    A request recorded as claimed was never sent: it is sent now. One recorded as sending may have reached Amazon
+    (there is no idempotency key for acknowledgements), so its orders are sent again only when Amazon still shows
+    them NEW `settle` after the send (a processed acknowledgement would have moved them to ACCEPTED by then); until
+    then they wait. A request whose transaction id is known has no order here: the ledger moves its orders to
+    acknowledged in the same transaction that records the id. A request without a record (it cannot be told when
+    it was sent) counts as sent long ago. Groups keep their request, so each is re-claimed from exactly its claim.
     """
     done: list[str] = []
     cancelled: list[str] = []
     gone: list[str] = []
     waiting: list[str] = []
+    send_now: dict[str, list[LedgerOrder]] = {}
     resend: dict[str | None, list[LedgerOrder]] = {}
     for order in stuck:
         po = order.purchase_order_number
         status = amazon_status.get(po)
+        request = requests.get(order.ack_batch or "")
         if status in (AmazonOrderStatus.ACCEPTED, AmazonOrderStatus.SHIPPED):
             done.append(po)
         elif status is AmazonOrderStatus.CANCELLED:
             cancelled.append(po)
         elif status is None:
             gone.append(po)
-        elif now - batch_time(order.ack_batch, default=now) >= settle:
+        elif request is not None and request.state is RequestState.CLAIMED:
+            send_now.setdefault(request.request_id, []).append(order)
+        elif request is None or now - request.since >= settle:
             resend.setdefault(order.ack_batch, []).append(order)
         else:
             waiting.append(po)
     return RecoveryPlan(
-        tuple(done),
-        tuple(cancelled),
-        tuple(gone),
-        tuple(waiting),
-        tuple((batch, tuple(group)) for batch, group in resend.items()),
+        acknowledged=tuple(done),
+        cancelled=tuple(cancelled),
+        gone=tuple(gone),
+        send_now=tuple((request_id, tuple(group)) for request_id, group in send_now.items()),
+        waiting=tuple(waiting),
+        resend=tuple((request_id, tuple(group)) for request_id, group in resend.items()),
     )
 
 
-def new_batch_id(now: datetime, run_tag: str) -> str:
-    """An acknowledgement batch id that carries its claim time (recovery reads it back)."""
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S}Z-{run_tag}"
-
-
-def batch_time(batch: str | None, *, default: datetime) -> datetime:
-    """The claim time written into a batch id by new_batch_id; default when there is none."""
-    if not batch:
-        return default
-    try:
-        return datetime.strptime(batch[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return default
+def new_request_id(now: datetime, run_tag: str, sequence: int) -> str:
+    """An acknowledgement request id, unique per request: claim time, the run's tag and the request's number."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%S}Z-{run_tag}-{sequence:04d}"
 
 
 def plan_refetch_windows(
@@ -297,6 +378,8 @@ class Tally:
     held: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     transactions: tuple[str, ...] = ()
+    backfilled: tuple[str, ...] = ()  # NEW orders the go-live backfill took
+    caught: tuple[str, ...] = ()  # NEW orders the sweep found that the windows had missed
     problems: tuple[str, ...] = ()  # each fails the run: a person should look
     notes: tuple[str, ...] = ()
 
@@ -321,6 +404,7 @@ class WarehouseReport:
     window: str
     tally: Tally
     ledger_states: str = ""  # the account's orders per state in the ledger after the run
+    waiting: str = ""  # orders whose acknowledgement request is not settled yet (describe_waiting)
 
     def as_row(self, *, max_listed: int = 20) -> dict[str, object]:
         """One artifact row; long lists of identifiers are cut after `max_listed`."""
@@ -337,6 +421,9 @@ class WarehouseReport:
             "held": len(t.held),
             "files": ", ".join(t.files),
             "transactions": _listed(t.transactions, max_listed),
+            "backfilled": len(t.backfilled),
+            "caught_by_sweep": _listed(t.caught, max_listed),
+            "waiting": self.waiting,
             "problems": " / ".join(t.problems),
             "notes": " / ".join(t.notes),
             "ledger_states": self.ledger_states,
@@ -345,3 +432,31 @@ class WarehouseReport:
 
 def _listed(items: Sequence[str], limit: int) -> str:
     return ", ".join(items[:limit]) + (" …" if len(items) > limit else "")
+
+
+def describe_waiting(waiting: Sequence[WaitingAcknowledgement], *, now: datetime) -> str:
+    """One line on the orders whose acknowledgement is unsettled, by request state, with the oldest wait."""
+    parts = []
+    for sent, meaning in ((True, "may have reached Amazon"), (False, "were never sent")):
+        requests = [w for w in waiting if (w.state is not RequestState.CLAIMED) == sent]
+        if requests:
+            oldest = max(now - w.since for w in requests)
+            parts.append(
+                f"{sum(w.orders for w in requests)} order(s) in {len(requests)} request(s) that {meaning}, "
+                f"oldest {_minutes(oldest)}"
+            )
+    return "; ".join(parts)
+
+
+def waiting_problems(waiting: Sequence[WaitingAcknowledgement], *, now: datetime, settle: timedelta) -> list[str]:
+    """Requests still unsettled past the settle time: each is a problem that fails the run (a person should look)."""
+    return [
+        f"acknowledgement request {w.request_id} ({w.orders} order(s), {w.state}) has not settled after "
+        f"{_minutes(now - w.since)} (settle time {_minutes(settle)})"
+        for w in waiting
+        if now - w.since > settle
+    ]
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:.1f} min"

@@ -104,7 +104,7 @@ def test_catches_up_after_downtime_in_slices(make_cycle):
 
 
 def test_manual_rescan_window(make_cycle):
-    cycle = make_cycle()
+    cycle = make_cycle(orders={"backfill_days": 1, "sweep_days": 1})  # the automatic scans stop short of them
     old = cycle.sim.create_orders(4, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=3))
     download_orders(account="acme")
     assert cycle.exported_rows() == []
@@ -156,7 +156,7 @@ class CrashOnce:
 
 # The whole matrix (every ledger step, the acknowledgement call, the upload) runs on the fakes in
 # tests/unit/test_download_orders_flow.py; here one step per port proves the real parts resume together.
-STEPS = {"mark_acknowledging": "ledger", "mark_exporting": "ledger", "submit_acknowledgements": "api", "upload": "drop"}
+STEPS = {"record_downloaded": "ledger", "mark_exporting": "ledger", "submit_acknowledgements": "api", "upload": "drop"}
 
 
 @pytest.mark.parametrize("step", list(STEPS))
@@ -288,3 +288,35 @@ def test_refused_credentials_give_the_orders_back_for_the_next_run(make_cycle):
     download_orders(account="acme")
     assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
     assert _all_states(cycle) == {"exported": 30}
+
+
+def test_go_live_backfills_the_orders_amazon_still_shows_new(make_cycle):
+    cycle = make_cycle()
+    waiting = cycle.sim.create_orders(40, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=2))
+    for po in waiting[:5]:
+        cycle.admin("POST", f"orders/{po}/cancel")  # cancelled before go-live: nothing to do
+    rows = download_orders(account="acme")
+    assert rows[0]["backfilled"] == 35
+    assert "backfill over 7 days: 35 order(s) still NEW, 35 new to the ledger" in str(rows[0]["notes"])
+    assert cycle.acknowledgements_per_order() == dict.fromkeys(waiting[5:], 1)
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(waiting[5:])
+    new_scans = [r for r in cycle.sim.requests(operation="getOrders") if r["query"].get("status") == "NEW"]
+    assert len(new_scans) == 1  # 7 days back, one slice, one page
+
+
+def test_the_sweep_reads_only_new_orders_one_request_when_none_is_new(make_cycle):
+    cycle = make_cycle(orders={"sweep_interval_minutes": 0})
+    created = cycle.sim.create_orders(1000, ship_from_party_id="WH01", created_at=_created())
+    download_orders(account="acme")
+    cycle.wait_until_settled()  # Amazon has processed the acknowledgements: no order is NEW any more
+    before = len(cycle.sim.requests(operation="getOrders"))
+    rows = download_orders(account="acme")
+    sweep = [r for r in cycle.sim.requests(operation="getOrders")[before:] if r["query"].get("status") == "NEW"]
+    assert len(sweep) == 1 and rows[0]["caught_by_sweep"] == ""
+    assert cycle.acknowledgements_per_order() == dict.fromkeys(created, 1)
+
+    # an order Amazon makes visible an hour after its window was read is caught by the next sweep
+    (late,) = cycle.sim.create_orders(1, ship_from_party_id="WH01", created_at=_created(90))
+    rows = download_orders(account="acme")
+    assert rows[0]["caught_by_sweep"] == late
+    assert late in {r["purchase_order_number"] for r in cycle.exported_rows()}

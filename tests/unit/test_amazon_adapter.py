@@ -19,6 +19,7 @@ from tasks.core.config import Account
 from tasks.core.errors import ConfigError, OutcomeUnknownError, PermanentError, TransientError, is_transient
 from tasks.core.models import (
     AcknowledgementLine,
+    AmazonOrderStatus,
     InventoryItem,
     InventoryUpdate,
     OrderAcknowledgement,
@@ -92,6 +93,14 @@ def test_get_orders_sends_iso_strings_rdt_and_no_marketplace_params(
             {"method": "GET", "path": ORDERS_PATH + "/{purchaseOrderNumber}"},
         ]
     }
+
+
+def test_the_status_filter_reaches_amazon_only_when_asked(fake_amazon: FakeAmazon, make_fake_vendor_api: Make) -> None:
+    fake_amazon.script("GET", ORDERS, json_reply(200, {"orders": []}), json_reply(200, {"orders": []}))
+    api = make_fake_vendor_api()
+    api.fetch_orders_page(WINDOW, status=AmazonOrderStatus.NEW)
+    api.fetch_orders_page(WINDOW)
+    assert [_query(r).get("status") for r in fake_amazon.sent("GET", ORDERS)] == [["NEW"], None]
 
 
 def test_pages_follow_next_token_exactly(fake_amazon: FakeAmazon, make_fake_vendor_api: Make) -> None:

@@ -28,8 +28,8 @@ from tasks.core.errors import (
     TokenRefusedError,
     TransientError,
 )
-from tasks.core.models import Address, AmazonOrderStatus, OrderLine, OrderState, PurchaseOrder
-from tasks.core.orders import WarehouseReport, new_batch_id
+from tasks.core.models import Address, AmazonOrderStatus, OrderLine, OrderState, PurchaseOrder, RequestState
+from tasks.core.orders import WarehouseReport, new_request_id
 from tasks.core.ports import WarehouseDrop
 from tests.fakes import FakeLedger, FakeVendorApi, FakeWarehouseDrop
 
@@ -110,7 +110,12 @@ class World:
         return self.drops.setdefault(warehouse, FakeWarehouseDrop())
 
     def run(
-        self, *, ledger: Any = None, amazon: Any = None, drop: Callable[[str], Any] | None = None
+        self,
+        *,
+        ledger: Any = None,
+        amazon: Any = None,
+        drop: Callable[[str], Any] | None = None,
+        backfill_days: float | None = None,
     ) -> list[WarehouseReport]:
         """One download-orders run at the clock's time (what the flow does, without Prefect)."""
 
@@ -129,6 +134,7 @@ class World:
             log=logging.getLogger("test.download_orders"),
             now=self.clock(),
             clock=self.clock,
+            backfill_days=backfill_days,
         )
         return download_account(run)
 
@@ -238,7 +244,7 @@ class CrashAfter:
 
 LEDGER_STEPS = [
     "record_downloaded",
-    "mark_acknowledging",
+    "mark_acknowledgement_sending",
     "mark_acknowledged",
     "record_watermark",
     "mark_exporting",
@@ -247,8 +253,8 @@ LEDGER_STEPS = [
 
 
 @pytest.mark.parametrize("step", [*LEDGER_STEPS, "submit_acknowledgements", "upload"])
-def test_a_crash_after_any_step_then_reruns_give_exactly_once(world: World, step: str) -> None:
-    world.orders = {"acknowledgement_batch": 40, "acknowledgement_settle_minutes": 0}
+def test_a_crash_after_any_step_then_scheduled_runs_give_exactly_once(world: World, step: str) -> None:
+    world.orders = {"acknowledgement_batch": 40}
     created = world.create(120)
     crashing: dict[str, Any] = {}
     if step in LEDGER_STEPS:
@@ -262,10 +268,57 @@ def test_a_crash_after_any_step_then_reruns_give_exactly_once(world: World, step
         world.run(**crashing)
     assert world.ledger.locked == set()  # the lock dies with the process
 
-    for _ in range(2):  # the next runs finish whatever the crash left
-        world.clock.advance(minutes=1)
+    for _ in range(2):  # the next scheduled runs (past the settle time) finish whatever the crash left
+        world.clock.advance(minutes=30)
         world.run()
     world.assert_exactly_once(created)
+
+
+def _sent(world: World) -> Counter[str]:
+    return Counter(po for _, acks in world.amazon.acknowledgements for po in (a.purchase_order_number for a in acks))
+
+
+def test_a_request_claimed_but_never_sent_is_sent_by_the_next_run_at_once(world: World) -> None:
+    created = world.create(100)
+    with pytest.raises(Crash):
+        world.run(ledger=CrashAfter(world.ledger, "record_downloaded"))  # the page is recorded and claimed
+    assert world.states() == {"acknowledging": 100} and _sent(world) == Counter()
+    world.clock.advance(minutes=1)  # well within the settle time: no wait is needed for a request never sent
+    reports = world.run()
+    assert not row(reports)["problems"] and not row(reports)["waiting"]
+    world.assert_exactly_once(created)
+
+
+def test_a_request_that_may_have_reached_amazon_waits_for_the_settle_time_then_is_sent_again(world: World) -> None:
+    created = world.create(100)
+    with pytest.raises(Crash):  # marked sending, then the process died before the request left
+        world.run(ledger=CrashAfter(world.ledger, "mark_acknowledgement_sending"))
+
+    world.clock.advance(minutes=5)
+    reports = world.run()
+    assert "100 order(s) in 1 request(s) that may have reached Amazon, oldest 5.0 min" in str(row(reports)["waiting"])
+    assert not row(reports)["problems"]  # waiting within the settle time is not a problem yet
+    assert _sent(world) == Counter() and world.states() == {"acknowledging": 100}
+    assert [w.orders for w in world.ledger.load_waiting_acknowledgements(ACCOUNT)] == [100]
+
+    world.clock.advance(minutes=11)  # past the 15-minute settle time and Amazon still shows them NEW
+    reports = world.run()
+    assert "were still NEW after the settle time (15 min), so they were sent again" in str(row(reports)["problems"])
+    world.assert_exactly_once(created)
+    assert world.ledger.load_waiting_acknowledgements(ACCOUNT) == []
+
+
+def test_each_acknowledgement_request_has_its_own_id(world: World) -> None:
+    world.orders = {"acknowledgement_batch": 40}
+    created = world.create(250)
+    world.amazon.refused.add(created[7])  # its request is split: each half is a request of its own
+    world.run()
+    requests = list(world.ledger.requests.values())
+    assert len({r.request_id for r in requests}) == len(requests)
+    sent = [r for r in requests if r.state is RequestState.SENT]
+    assert len(sent) == len(world.amazon.acknowledgements)
+    orders_per_request = Counter(o.ack_batch for o in world.ledger.load_orders(ACCOUNT, [OrderState.EXPORTED]))
+    assert max(orders_per_request.values()) <= 40 and set(orders_per_request) <= {r.request_id for r in sent}
 
 
 # ------------------------------------------------------------------------------------------------ refusals and errors
@@ -315,10 +368,13 @@ class LostAnswer:
 def test_an_unknown_outcome_is_never_resent_blindly_and_settles_from_amazons_status(world: World) -> None:
     created = world.create(20)
     reports = world.run(amazon=LostAnswer(world.amazon))
-    assert "unknown outcome" in str(row(reports)["problems"])
+    assert "has an unknown outcome: read timeout after sending" in str(row(reports)["notes"])
+    assert "20 order(s) in 1 request(s) that may have reached Amazon" in str(row(reports)["waiting"])
+    assert not row(reports)["problems"]  # waiting is said, and is not a problem within the settle time
     assert world.states() == {"acknowledging": 20}
     world.clock.advance(minutes=1)
-    world.run()  # Amazon shows them ACCEPTED: recorded, nothing sent again
+    reports = world.run()  # Amazon shows them ACCEPTED: recorded, nothing sent again
+    assert not row(reports)["waiting"]
     world.assert_exactly_once(created)
 
 
@@ -341,18 +397,24 @@ def test_unreadable_orders_are_reported_and_keep_the_watermark_before_them(world
 # ------------------------------------------------------------------------------------------------ recovery
 
 
-def _left_acknowledging(world: World, numbers: list[str], claimed_minutes_ago: float) -> None:
-    """What a run killed after claiming these orders leaves behind."""
+def _left_acknowledging(world: World, numbers: list[str], minutes_ago: float, *, sent: bool = True) -> None:
+    """What a run killed after claiming these orders (and, if sent, after marking the request sending) leaves."""
+    now = world.clock.now
+    world.clock.now = now - timedelta(minutes=minutes_ago)
+    request = new_request_id(world.clock(), "crashed", len(world.ledger.requests) + 1)
     world.ledger.record_downloaded(ACCOUNT, [world.amazon.orders[po] for po in numbers])
-    claimed = world.clock() - timedelta(minutes=claimed_minutes_ago)
-    world.ledger.mark_acknowledging(ACCOUNT, numbers, new_batch_id(claimed, "crashed"))
+    world.ledger.mark_acknowledging(ACCOUNT, numbers, request)
+    if sent:
+        world.ledger.mark_acknowledgement_sending(ACCOUNT, request)
+    world.clock.now = now
 
 
 def test_recovery_trusts_amazons_status_and_resends_only_after_the_settle_time(world: World) -> None:
     world.orders = {"acknowledgement_settle_minutes": 15}
-    accepted, cancelled, gone, recent, old = (world.create(2, prefix=p) for p in ("A", "C", "G", "R", "O"))
-    _left_acknowledging(world, accepted + cancelled + gone + recent, claimed_minutes_ago=1)
-    _left_acknowledging(world, old, claimed_minutes_ago=20)
+    accepted, cancelled, gone, recent, old, unsent = (world.create(2, prefix=p) for p in "ACGROU")
+    _left_acknowledging(world, accepted + cancelled + gone + recent, minutes_ago=1)
+    _left_acknowledging(world, old, minutes_ago=20)
+    _left_acknowledging(world, unsent, minutes_ago=1, sent=False)
     for po in accepted:
         world.amazon.set_status(po, AmazonOrderStatus.ACCEPTED)
     for po in cancelled:
@@ -362,25 +424,29 @@ def test_recovery_trusts_amazons_status_and_resends_only_after_the_settle_time(w
 
     reports = world.run()
 
-    assert set(world.acknowledgements()) == set(old)  # only the old claim is sent again; the recent one waits
-    assert set(world.exported()) == set(accepted + old)
+    # the old request is sent again (and reported), the one never sent is sent now, the recent one waits
+    assert set(world.acknowledgements()) == set(old + unsent)
+    assert set(world.exported()) == set(accepted + old + unsent)
     states = world.ledger.states(ACCOUNT)
     assert {po: states[po] for po in cancelled + gone + recent} == {
         **dict.fromkeys(cancelled, OrderState.CANCELLED),
         **dict.fromkeys(gone, OrderState.HELD),
         **dict.fromkeys(recent, OrderState.ACKNOWLEDGING),
     }
-    assert "wait for Amazon" in str(row(reports)["notes"])
+    assert "2 order(s) in 1 request(s) that may have reached Amazon" in str(row(reports)["waiting"])
+    assert f"were still NEW after the settle time (15 min), so they were sent again: {old[0]}" in str(
+        row(reports)["problems"]
+    )
 
     world.clock.advance(minutes=15)
     world.run()
-    assert world.acknowledgements() == dict.fromkeys(old + recent, 1)
-    assert set(world.exported()) == set(accepted + old + recent)
+    assert world.acknowledgements() == dict.fromkeys(old + unsent + recent, 1)
+    assert set(world.exported()) == set(accepted + old + unsent + recent)
 
 
 def test_recovery_holds_through_the_cancellation_tolerant_path(world: World) -> None:
     gone = world.create(2)
-    _left_acknowledging(world, gone, claimed_minutes_ago=1)
+    _left_acknowledging(world, gone, minutes_ago=1)
     for po in gone:
         del world.amazon.orders[po]
     # the first order is cancelled by another run between this run's load and its hold: nothing left to hold
@@ -434,3 +500,71 @@ def test_no_address_reaches_the_report_the_ledger_or_a_hold_reason(world: World)
     text = repr([r.as_row() for r in reports]) + repr(world.ledger.load_orders(ACCOUNT, list(OrderState)))
     for value in ("Jane", "Secret Lane", "Springfield", "555-0100"):
         assert value not in text
+
+
+# ------------------------------------------------------------------------------------------------ backfill and sweep
+
+
+def test_the_first_run_on_a_fresh_ledger_backfills_every_order_still_new(world: World) -> None:
+    open_orders = world.create(30, minutes_ago=3 * 24 * 60)  # waiting at go-live, far before the first window
+    done = world.create(4, minutes_ago=2 * 24 * 60)
+    for po in done[:2]:
+        world.amazon.set_status(po, AmazonOrderStatus.ACCEPTED)  # handled before go-live: not ours
+    for po in done[2:]:
+        world.amazon.set_status(po, AmazonOrderStatus.CANCELLED)
+    too_old = world.create(2, minutes_ago=8 * 24 * 60)  # beyond the 7-day look-back
+    recent = world.create(5)  # in the first window
+
+    reports = world.run()
+
+    assert row(reports)["backfilled"] == 30
+    assert "backfill over 7 days: 30 order(s) still NEW, 30 new to the ledger" in str(row(reports)["notes"])
+    world.assert_exactly_once(open_orders + recent)
+    assert not set(world.acknowledgements()) & set(done + too_old)
+    new_scans = [w for w, status in world.amazon.page_requests if status is AmazonOrderStatus.NEW]
+    assert len(new_scans) == 1 and new_scans[0].end == START - timedelta(minutes=60)  # one 7-day slice
+
+    world.clock.advance(minutes=30)
+    again = world.run()
+    assert row(again)["backfilled"] == 0 and "backfill" not in str(row(again)["notes"])
+
+
+def test_backfill_days_takes_older_new_orders_in_an_established_installation(world: World) -> None:
+    world.ledger.record_watermark(ACCOUNT, "WH01", START - timedelta(minutes=60))
+    world.ledger.record_watermark(ACCOUNT, "WH01/sweep", START - timedelta(minutes=10))
+    old = world.create(3, minutes_ago=9 * 24 * 60)
+    world.run()
+    assert world.acknowledgements() == {}
+    reports = world.run(backfill_days=10)  # two 7-day slices
+    assert row(reports)["backfilled"] == 3
+    world.assert_exactly_once(old)
+    assert sum(1 for _, status in world.amazon.page_requests if status is AmazonOrderStatus.NEW) == 2
+
+
+def test_the_hourly_sweep_catches_an_order_the_windows_missed(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    first = world.create(3)
+    world.run()  # go-live: the backfill also counts as the last sweep
+    # Amazon makes an order visible two hours late: its creation time is long behind the watermark
+    late = world.create(1, minutes_ago=150, prefix="LATE")
+    world.clock.advance(minutes=30)
+    reports = world.run()
+    assert row(reports)["caught_by_sweep"] == ""  # the sweep is not due yet (hourly)
+    world.clock.advance(minutes=30)
+    with caplog.at_level(logging.WARNING):
+        reports = world.run()
+    assert row(reports)["caught_by_sweep"] == late[0]
+    assert f"the sweep caught 1 order(s) the download windows had missed: {late[0]}" in caplog.text
+    world.assert_exactly_once(first + late)
+
+
+def test_the_sweep_costs_one_request_per_warehouse_when_nothing_is_new(world: World) -> None:
+    world.warehouses = ("WH01", "WH02")
+    world.ledger.record_watermark(ACCOUNT, "WH01", START - timedelta(minutes=60))
+    world.ledger.record_watermark(ACCOUNT, "WH02", START - timedelta(minutes=60))
+    for minutes in range(0, 7 * 24 * 60, 10):  # 1,008 recent orders of each warehouse, all accepted already
+        for code in world.warehouses:
+            (po,) = world.create(1, ship_from=code, minutes_ago=90 + minutes)
+            world.amazon.set_status(po, AmazonOrderStatus.ACCEPTED)
+    reports = world.run()
+    scans = [w for w, status in world.amazon.page_requests if status is AmazonOrderStatus.NEW]
+    assert len(scans) == 2 and [row(reports, i)["caught_by_sweep"] for i in (0, 1)] == ["", ""]

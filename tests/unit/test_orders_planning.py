@@ -7,22 +7,34 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tasks.core.config import OrderDownload
 from tasks.core.errors import PermanentError
-from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderPage, OrderState, PurchaseOrder
+from tasks.core.models import (
+    AmazonOrderStatus,
+    LedgerOrder,
+    OrderLine,
+    OrderPage,
+    OrderState,
+    PurchaseOrder,
+    RequestState,
+    WaitingAcknowledgement,
+)
 from tasks.core.orders import (
     AMAZON_MAX_AGE,
     ExportPlan,
     Tally,
     WarehouseReport,
-    batch_time,
     batches,
     build_acknowledgement,
+    describe_waiting,
     follow_pages,
-    new_batch_id,
+    new_request_id,
     plan_acknowledgement_recovery,
+    plan_download,
     plan_export,
     plan_windows,
     split_refused,
+    waiting_problems,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -118,36 +130,58 @@ def test_batches():
         batches([1], 0)
 
 
-def test_batch_id_carries_its_time():
-    assert batch_time(new_batch_id(NOW, "x"), default=NOW - M) == NOW
-    assert batch_time("garbage", default=NOW) == NOW
+def test_request_ids_are_unique_per_request_and_carry_their_claim_time():
+    ids = {new_request_id(NOW, "run1", n) for n in range(1, 101)}
+    assert len(ids) == 100 and new_request_id(NOW, "run1", 7) == "20261127T120000Z-run1-0007"
 
 
-def _stuck(po: str, claimed: datetime) -> LedgerOrder:
-    return LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGING, (), ack_batch=new_batch_id(claimed, "t"))
+def _stuck(po: str, request: str) -> LedgerOrder:
+    return LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGING, (), ack_batch=request)
 
 
-def test_recovery_waits_before_resending_and_trusts_amazons_status():
+def _request(request_id: str, state: RequestState, minutes_ago: float) -> WaitingAcknowledgement:
+    at = NOW - minutes_ago * M
+    return WaitingAcknowledgement("a", request_id, "W", state, 1, at, at if state is not RequestState.CLAIMED else None)
+
+
+def test_recovery_sends_what_was_never_sent_and_waits_before_resending_what_may_have_been():
+    requests = {
+        r.request_id: r
+        for r in (
+            _request("recent", RequestState.SENDING, 1),
+            _request("old", RequestState.SENDING, 60),
+            _request("unsent", RequestState.CLAIMED, 1),
+        )
+    }
     stuck = [
-        _stuck("A", NOW),
-        _stuck("B", NOW),
-        _stuck("C", NOW - timedelta(hours=1)),
-        _stuck("D", NOW),
-        _stuck("E", NOW - timedelta(hours=1)),
+        _stuck("A", "recent"),
+        _stuck("B", "recent"),
+        _stuck("C", "old"),
+        _stuck("D", "recent"),
+        _stuck("E", "old"),
+        _stuck("F", "unsent"),
+        _stuck("G", "unknown"),
     ]
     statuses = {
         "A": AmazonOrderStatus.ACCEPTED,
         "B": AmazonOrderStatus.NEW,
         "C": AmazonOrderStatus.NEW,
         "D": AmazonOrderStatus.CANCELLED,
+        "F": AmazonOrderStatus.NEW,
+        "G": AmazonOrderStatus.NEW,
     }
-    plan = plan_acknowledgement_recovery(stuck, statuses, now=NOW, settle=10 * M)
+    plan = plan_acknowledgement_recovery(stuck, statuses, requests, now=NOW, settle=10 * M)
     assert plan.acknowledged == ("A",)
     assert plan.cancelled == ("D",)
     assert plan.gone == ("E",)  # Amazon no longer returns it: held, never resent
-    assert plan.waiting == ("B",)  # may still be in flight: wait
-    assert [(batch, [o.purchase_order_number for o in group]) for batch, group in plan.resend] == [
-        (stuck[2].ack_batch, ["C"])
+    assert plan.waiting == ("B",)  # may still be processing at Amazon: wait
+    assert [(request, [o.purchase_order_number for o in group]) for request, group in plan.send_now] == [
+        ("unsent", ["F"])  # never sent: at once, whatever its age
+    ]
+    # past the settle time, or without a record of when it was sent: sent again
+    assert [(request, [o.purchase_order_number for o in group]) for request, group in plan.resend] == [
+        ("old", ["C"]),
+        ("unknown", ["G"]),
     ]
 
 
@@ -217,3 +251,45 @@ def test_tallies_add_up_into_the_report_row():
     row = WarehouseReport("main", "WH01", "w", total, "exported=2").as_row()
     assert (row["downloaded"], row["new"], row["acknowledged"], row["exported"], row["held"]) == (3, 2, 2, 2, 1)
     assert row["files"] == "f.csv" and row["transactions"] == "t1" and row["problems"] == "one / two"
+
+
+def _download(**kw):
+    args = dict(now=NOW, watermark=NOW - 60 * M, last_sweep=NOW - 10 * M, options=OrderDownload())
+    args.update(kw)
+    return plan_download(**args)
+
+
+def test_a_fresh_ledger_backfills_new_orders_up_to_its_first_window():
+    plan = _download(watermark=None, last_sweep=None)
+    assert [(w.start, w.end) for w in plan.windows.windows] == [(NOW - 60 * M, NOW - 30 * M)]
+    assert plan.scan is not None and plan.scan.kind == "backfill"
+    assert [(w.start, w.end) for w in plan.scan.windows] == [(NOW - timedelta(days=7), NOW - 60 * M)]
+    longer = _download(watermark=None, options=OrderDownload(backfill_days=20))
+    assert len(longer.scan.windows) == 3 and all(w.end - w.start <= timedelta(days=7) for w in longer.scan.windows)
+
+
+def test_the_sweep_runs_when_due_and_ends_where_the_windows_start():
+    assert _download().scan is None  # swept 10 minutes ago
+    plan = _download(last_sweep=NOW - 61 * M)
+    assert plan.scan is not None and plan.scan.kind == "sweep"
+    assert plan.scan.windows[0].start == NOW - timedelta(days=7) and plan.scan.windows[-1].end == NOW - 65 * M
+    assert _download(last_sweep=NOW - M, options=OrderDownload(sweep_interval_minutes=0)).scan is not None
+    assert _download(last_sweep=None, since=NOW - timedelta(days=1)).scan is None  # a manual re-scan does not sweep
+    asked = _download(backfill_days=2, since=NOW - timedelta(days=1))
+    assert asked.scan is not None and asked.scan.kind == "backfill"
+    assert asked.scan.windows[0].start == NOW - timedelta(days=2)
+
+
+def test_waiting_acknowledgements_are_described_and_a_problem_only_past_the_settle_time():
+    waiting = [
+        _request("r1", RequestState.SENDING, 12),
+        _request("r2", RequestState.SENDING, 3),
+        _request("r3", RequestState.CLAIMED, 1),
+    ]
+    assert describe_waiting(waiting, now=NOW) == (
+        "2 order(s) in 2 request(s) that may have reached Amazon, oldest 12.0 min; "
+        "1 order(s) in 1 request(s) that were never sent, oldest 1.0 min"
+    )
+    assert waiting_problems(waiting, now=NOW, settle=15 * M) == []
+    (problem,) = waiting_problems(waiting, now=NOW, settle=10 * M)
+    assert problem.startswith("acknowledgement request r1 (1 order(s), sending) has not settled after 12.0 min")
