@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from adapters.amazon.api import AmazonAccess, SpApiVendorApi
 from simulator import SimulatorConfig, start_simulator
 from tasks.core.models import TimeWindow
+from tasks.core.orders import follow_pages
 
 FLOOR_ORDERS_PER_SECOND = 100 * 10  # 100 orders a page, getOrders limited to 10 requests/s
 
@@ -48,7 +49,8 @@ def main() -> int:
             throttled_before = len(sim.requests(status=429)) if callable(getattr(sim, "requests", None)) else 0
             started = time.perf_counter()
             with SpApiVendorApi(access) as api:  # a fresh adapter per run: LWA + RDT are part of the cost
-                numbers = [order.purchase_order_number for page in api.iter_orders(window) for order in page.orders]
+                pages = follow_pages(lambda token: api.fetch_orders_page(window, next_token=token), what=window.label())
+                numbers = [order.purchase_order_number for page in pages for order in page.orders]
             elapsed = time.perf_counter() - started
             throttled = len(sim.requests(status=429)) - throttled_before
             if len(numbers) != len(created) or set(numbers) != set(created):

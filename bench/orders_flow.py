@@ -1,7 +1,7 @@
 """Benchmark: one download-orders flow run over 10,000 orders, against Amazon's rate-limit floor, with a time breakdown.
 
 Usage: .venv/bin/python bench/orders_flow.py [--orders 10000] [--repeats 3] [--ack-batch 100] [--profile 25]
-       [--quote-collections] [--latency 0.1]
+       [--latency 0.1]
 
 Each repeat starts a fresh in-process simulator (rate limits on), a fresh embedded SFTP server and a fresh SQLite
 ledger, creates the orders 45 minutes ago for WH01 (inside the first run's default window, 60..30 minutes ago),
@@ -43,7 +43,6 @@ import httpx
 from prefect import Task, flow, task
 from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.testing.utilities import prefect_test_harness
-from prefect.utilities.annotations import quote
 
 import flows.download_orders as flow_module
 from adapters.ledger import SqlLedger, migrate
@@ -120,21 +119,10 @@ class Timed:
         return f"Timed({self._target!r})"
 
 
-def _quoted(value: Any) -> Any:
-    return quote(value) if isinstance(value, list | tuple | set | frozenset | dict) else value
-
-
-def _timed_task(original: Task[Any, Any], watch: Stopwatch, quote_collections: bool) -> Callable[..., Any]:
-    """Call the real Prefect task, timing the whole call (engine + body) under `task.<name>`.
-
-    With `quote_collections`, list/tuple/set/dict arguments reach Prefect wrapped in `quote`, as if the flow's call
-    sites did it: Prefect then skips walking every order and line in search of futures (it unwraps the value).
-    """
+def _timed_task(original: Task[Any, Any], watch: Stopwatch) -> Callable[..., Any]:
+    """Call the real Prefect task, timing the whole call (engine + body) under `task.<name>`."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if quote_collections:
-            args = tuple(_quoted(a) for a in args)
-            kwargs = {k: _quoted(v) for k, v in kwargs.items()}
         started = time.perf_counter()
         if watch.first_task_start is None:
             watch.first_task_start = started
@@ -148,14 +136,19 @@ def _timed_task(original: Task[Any, Any], watch: Stopwatch, quote_collections: b
     return call
 
 
+def _side_effect(value: object) -> bool:
+    """One of the tasks/*.py side-effect tasks the flow calls (not the flow's own background task)."""
+    return isinstance(value, Task) and value.fn.__module__.startswith("tasks.")
+
+
 @contextmanager
-def instrument_flow_module(watch: Stopwatch, quote_collections: bool = False) -> Iterator[None]:
-    """Swap the flow module's tasks and file builder for timed callers for the length of one run."""
+def instrument_flow_module(watch: Stopwatch) -> Iterator[None]:
+    """Swap the flow module's side-effect tasks and file builder for timed callers for the length of one run."""
     saved = dict(vars(flow_module))
     try:
         for name, value in saved.items():
-            if isinstance(value, Task):
-                setattr(flow_module, name, _timed_task(value, watch, quote_collections))
+            if _side_effect(value):
+                setattr(flow_module, name, _timed_task(value, watch))
         builder = saved["build_orders_file"]
 
         def build(*args: Any, **kwargs: Any) -> bytes:
@@ -167,7 +160,7 @@ def instrument_flow_module(watch: Stopwatch, quote_collections: bool = False) ->
         yield
     finally:
         for name, value in saved.items():
-            if isinstance(value, Task) or name == "build_orders_file":
+            if _side_effect(value) or name == "build_orders_file":
                 setattr(flow_module, name, value)
 
 
@@ -190,6 +183,7 @@ class Result:
     cpu: float  # this process's CPU seconds during the run (all its threads: flow, simulator, SFTP server)
     flow_cpu: float  # CPU seconds of the thread that ran the flow and its tasks
     load: float  # the machine's 1-minute load average right after the run (2 cores: above 2 means contention)
+    sweep_requests: int = 0  # getOrders with status=NEW in a second run, once Amazon shows none of the orders NEW
 
     @property
     def ratio(self) -> float:
@@ -221,7 +215,8 @@ def _settings(sim: Any, sftp_port: int, known_hosts: Path, ledger_url: str, ack_
                     },
                     "endpoint": sim.base_url,
                     "token_url": sim.token_url,
-                    "orders": {"acknowledgement_batch": ack_batch},
+                    # the second, untimed run of each repeat sweeps (the first is a go-live run: it backfills)
+                    "orders": {"acknowledgement_batch": ack_batch, "sweep_interval_minutes": 0},
                     "warehouses": [
                         {
                             "name": "main",
@@ -252,7 +247,7 @@ def _runtime(settings: Settings, ledger: SqlLedger, watch: Stopwatch) -> Runtime
 
         return Timed(vendor_api_for(account, sleep=paced_sleep), watch, "amazon")
 
-    def drop(account: Account, warehouse: Warehouse) -> Any:
+    def drop(warehouse: Warehouse) -> Any:
         with watch.measure("drop.connect"):
             return Timed(drop_for(warehouse.drop), watch, "drop")
 
@@ -289,7 +284,6 @@ class Options:
     orders: int
     ack_batch: int
     transaction_delay: float
-    quote_collections: bool
     latency: float = 0.0
 
 
@@ -332,7 +326,7 @@ def run_once(options: Options, profile: cProfile.Profile | None = None) -> Resul
         created = sim.create_orders(
             orders, ship_from_party_id=SHIP_FROM, created_at=datetime.now(UTC) - timedelta(minutes=45)
         )
-        with instrument_flow_module(watch, options.quote_collections):
+        with instrument_flow_module(watch):
             if profile is not None:
                 profile.enable()
             cpu_started, thread_started = time.process_time(), time.thread_time()
@@ -356,7 +350,24 @@ def run_once(options: Options, profile: cProfile.Profile | None = None) -> Resul
         _wait_until_recorded(state.state_details.flow_run_id, watch.count("task."))
         load = os.getloadavg()[0]
         counts = (orders, pages, page_requests, ack_requests, throttled)
-        return Result(wall, *counts, floor, breakdown(watch), watch, cpu, flow_cpu, load)
+        sweep = _sweep_requests(sim)
+        return Result(wall, *counts, floor, breakdown(watch), watch, cpu, flow_cpu, load, sweep)
+
+
+def _sweep_requests(sim: Any, timeout: float = 120.0) -> int:
+    """Run the flow again once Amazon shows every order accepted; count the sweep's getOrders requests."""
+    deadline = time.monotonic() + timeout
+    while sim.state_summary()["transactions"]["by_status"]["Processing"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("the simulator still has acknowledgements Processing")
+        time.sleep(0.1)
+    if sim.state_summary()["orders"]["by_status"]["NEW"]:
+        raise SystemExit("orders are still NEW after every acknowledgement was processed")
+    before = len(sim.requests(operation="getOrders"))
+    state = flow_module.download_orders(account=ACCOUNT, return_state=True)
+    if not state.is_completed():
+        raise SystemExit(f"the sweeping run failed: {state.message}")
+    return sum(1 for r in sim.requests(operation="getOrders")[before:] if r["query"].get("status") == "NEW")
 
 
 def _wait_until_recorded(flow_run_id: Any, task_runs: int, timeout: float = 120.0) -> None:
@@ -453,8 +464,7 @@ def report(results: list[Result], options: Options) -> float:
     ratio = med(r.ratio for r in results)
     print()
     print(
-        f"medians over {len(results)} runs (acknowledgement_batch={options.ack_batch}, "
-        f"quote collections={options.quote_collections}, latency={options.latency} s):"
+        f"medians over {len(results)} runs (acknowledgement_batch={options.ack_batch}, latency={options.latency} s):"
     )
     print(f"  wall time of the flow run       {wall:8.2f} s")
     print(f"  orders/second                   {med(r.orders / r.wall for r in results):8,.0f}")
@@ -464,6 +474,10 @@ def report(results: list[Result], options: Options) -> float:
     print(f"  flow thread CPU                 {med(r.flow_cpu for r in results):8.2f} s")
     print(f"  1-minute load average (2 cores) {med(r.load for r in results):8.1f}")
     print(f"  429 answers                     {med(r.throttled for r in results):8.0f}")
+    print(
+        f"  sweep: getOrders status=NEW     {med(r.sweep_requests for r in results):8.0f}  "
+        f"(a second run over the {results[0].orders:,} orders, none of them NEW any more)"
+    )
     print(f"  rate-limit floor                {floor:8.2f} s")
     print(f"  wall / floor                    {ratio:8.2f}  (target <= {TARGET_RATIO})")
     print(
@@ -500,15 +514,10 @@ def main() -> int:
         "--latency", type=float, default=0.0, help="seconds the simulator delays every answer (Amazon is not local)"
     )
     parser.add_argument(
-        "--quote-collections",
-        action="store_true",
-        help="experiment: pass list/dict task arguments wrapped in prefect's quote (skips parameter introspection)",
-    )
-    parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="after the timed runs, profile one more and print N rows"
     )
     args = parser.parse_args()
-    options = Options(args.orders, args.ack_batch, args.transaction_delay, args.quote_collections, args.latency)
+    options = Options(args.orders, args.ack_batch, args.transaction_delay, args.latency)
     os.environ.update(
         BENCH_LWA_ID="amzn1.application-oa2-client.bench",
         BENCH_LWA_SECRET="bench-secret",

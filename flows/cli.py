@@ -84,6 +84,10 @@ def run_orders(
     warehouse: Annotated[str | None, typer.Option(help="Only this warehouse of the account.")] = None,
     since: Annotated[str | None, typer.Option(help="Re-scan from this creation time (ISO-8601, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="Re-scan up to this creation time (ISO-8601, UTC).")] = None,
+    backfill: Annotated[
+        float | None,
+        typer.Option(help="Also take every order Amazon still shows NEW over the last DAYS days.", min=0.01, max=180),
+    ] = None,
 ) -> None:
     """Download, acknowledge and export orders now."""
     from flows.runtime import load_config
@@ -105,6 +109,7 @@ def run_orders(
                 warehouse=warehouse,
                 config=str(config) if config else None,
                 return_state=True,
+                backfill_days=backfill,
                 **window,
             )
             if state.is_completed():

@@ -1,51 +1,108 @@
-"""Flow download-orders: Amazon purchase orders → acknowledged → one order file per warehouse."""
+"""Flow download-orders: Amazon purchase orders → acknowledged → one order file per warehouse.
+
+How it reads. The flow builds one run context (`OrderRun`: configuration, ports, side effects, the clock) and
+hands each warehouse to `download_warehouse`, which goes gather → decide → apply → report: settle what an earlier
+run left in flight (`recover_acknowledgements`), plan the windows from the watermark and whether to backfill or
+sweep (`plan_download`), scan for orders Amazon still shows NEW (`scan_new_orders`), download the windows page by
+page while acknowledging in the background (`download_windows`), acknowledge what an earlier run only downloaded,
+export (`export_orders`), and say which acknowledgements still wait. The decisions are pure functions of
+tasks.core.orders. Each step yields `Tally` values as its parts finish; a warehouse's report is their sum, and
+the run fails with `RunFailed` naming every problem once all warehouses had their turn.
+
+Acknowledgement intent. Each request has a ledger record: claimed (with the orders, when a page is recorded),
+sending (written just before the request), sent (with the transaction id, when the orders become acknowledged).
+So recovery sends a claimed request now, and only a request that may or may not have reached Amazon waits for
+the settle time (`acknowledgement_settle_minutes`) before its orders, still NEW at Amazon, are sent again.
+
+The seam for unit tests. The orchestration makes side effects only through `OrderRun.effects`: in a flow run
+these are the Prefect tasks of tasks/amazon.py, tasks/ledger.py and tasks/warehouse.py (`Effects.prefect()`);
+unit tests pass `Effects.plain()`, the same functions without Prefect (each task's `.fn`, the background work run
+at once) over the in-memory fakes of tests/fakes.py: no Prefect API, no sockets.
+
+Concurrency. getOrders and submitAcknowledgement have separate rate buckets at Amazon (10 requests/s each), so
+the acknowledgement of one page's new orders is sent while the next pages download: each hand-over is a Prefect
+task (`acknowledge-orders`, submitted to the flow's task runner) whose ledger and Amazon calls are its own child
+task runs. One such task is in flight at a time, in order: the next hand-over first waits for the previous one.
+
+Retry budget, worst case per Amazon call (one page, one acknowledgement request): the adapter makes at most 6
+attempts within 60 s, and each request times out after 20 s (≤ 80 s); the Prefect task retries the whole call
+twice more, after 1 s and 4 s (±50 % jitter). So at most 3 x 6 = 18 requests and ≤ 4.1 minutes per call. A
+warehouse stops at the first call that spends its budget, so with Amazon down a run ends within about 4 minutes
+per warehouse: an account with up to 6 warehouses fits the 30-minute schedule, and a later run waits for the
+account lock (up to 10 minutes) rather than overlapping.
+"""
 
 from __future__ import annotations
 
-import contextvars
-import re
+import itertools
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
-from flows.runtime import Runtime, get_runtime
+from flows.runtime import get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
-from tasks.core.config import Account, Warehouse
+from tasks.core.config import Account, OrderDownload, Warehouse
 from tasks.core.errors import (
+    ConfigError,
     DataError,
     IntegrationError,
     OutcomeUnknownError,
     PermanentError,
     RequestRefusedError,
+    RunFailed,
     TransientError,
 )
 from tasks.core.files import build_orders_file, orders_file_name
-from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderState, PurchaseOrder, RejectedOrder, TimeWindow
+from tasks.core.models import (
+    AmazonOrderStatus,
+    DownloadOutcome,
+    LedgerOrder,
+    OrderPage,
+    OrderState,
+    PurchaseOrder,
+    TimeWindow,
+    WaitingAcknowledgement,
+)
+from tasks.core.names import slug
 from tasks.core.orders import (
+    NewOrderScan,
+    Tally,
+    WarehouseReport,
     WindowPlan,
     batches,
     build_acknowledgement,
-    new_batch_id,
+    describe_waiting,
+    follow_pages,
+    group_by_export_file,
+    new_request_id,
     plan_acknowledgement_recovery,
+    plan_download,
+    plan_export,
     plan_refetch_windows,
-    plan_windows,
+    split_refused,
     vendor_order_number,
+    waiting_problems,
 )
 from tasks.core.ports import Ledger, VendorApi, WarehouseDrop
 from tasks.ledger import (
     load_orders,
     load_state_counts,
+    load_waiting_acknowledgements,
     load_watermark,
     mark_acknowledged,
+    mark_acknowledgement_sending,
     mark_acknowledging,
     mark_cancelled,
     mark_exported,
@@ -57,25 +114,146 @@ from tasks.ledger import (
 )
 from tasks.warehouse import upload_file
 
+MAX_REASON = 500  # the ledger keeps hold reasons up to this length
 
-@dataclass
-class WarehouseReport:
-    """What one run did for one warehouse: identifiers and counts only, never PII."""
 
-    warehouse: str
-    ship_from_party_id: str
-    window: str = ""
-    downloaded: int = 0
-    new: int = 0
-    cancelled: int = 0
-    acknowledged: int = 0
-    exported: int = 0
-    held: int = 0
-    files: list[str] = field(default_factory=list)
-    transactions: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)  # each fails the run: a person should look
-    notes: list[str] = field(default_factory=list)
-    ledger_states: str = ""  # the account's orders per state in the ledger after the run
+# ------------------------------------------------------------------------------------------------ the run context
+
+
+class Pending(Protocol):
+    """Work handed to the background: a Prefect future in a flow run, a finished future in unit tests."""
+
+    def result(self) -> Tally: ...
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Every side effect the orchestration makes: Prefect tasks in a flow run, the same functions in unit tests."""
+
+    fetch_orders_page: Callable[..., OrderPage]
+    fetch_orders_by_number: Callable[..., dict[str, PurchaseOrder]]
+    submit_acknowledgements: Callable[..., str]
+    load_orders: Callable[..., list[LedgerOrder]]
+    load_state_counts: Callable[..., dict[OrderState, int]]
+    load_watermark: Callable[..., datetime | None]
+    record_downloaded: Callable[..., DownloadOutcome]
+    record_watermark: Callable[..., None]
+    mark_acknowledging: Callable[..., list[str]]
+    mark_acknowledgement_sending: Callable[..., list[str]]
+    load_waiting_acknowledgements: Callable[..., list[WaitingAcknowledgement]]
+    release_acknowledging: Callable[..., list[str]]
+    mark_acknowledged: Callable[..., None]
+    mark_exporting: Callable[..., list[str]]
+    mark_exported: Callable[..., list[str]]
+    mark_cancelled: Callable[..., list[str]]
+    mark_held: Callable[..., None]
+    upload_file: Callable[..., None]
+    acknowledge_in_background: Callable[[WarehouseRun, str, Sequence[PurchaseOrder]], Pending]
+    rename_run: Callable[[str], None]
+
+    @classmethod
+    def prefect(cls) -> Effects:
+        """The Prefect tasks (each one side effect, retried on TransientError); only inside a flow run."""
+        return cls(
+            **{name: _quoting(task) for name, task in _tasks().items()},
+            acknowledge_in_background=_submit_acknowledgement,
+            rename_run=_rename_flow_run,
+        )
+
+    @classmethod
+    def plain(cls, *, rename_run: Callable[[str], None] = lambda _name: None) -> Effects:
+        """The same functions without Prefect (each task's `.fn`), background work done at once: for unit tests."""
+        plain = {name: task.fn for name, task in _tasks().items()}
+        return cls(**plain, acknowledge_in_background=_acknowledge_now, rename_run=rename_run)
+
+
+def _tasks() -> dict[str, Any]:
+    """The Prefect tasks behind the effects, by effect name (read at call time, so a benchmark may wrap them)."""
+    return {
+        "fetch_orders_page": fetch_orders_page,
+        "fetch_orders_by_number": fetch_orders_by_number,
+        "submit_acknowledgements": submit_acknowledgements,
+        "load_orders": load_orders,
+        "load_state_counts": load_state_counts,
+        "load_watermark": load_watermark,
+        "record_downloaded": record_downloaded,
+        "record_watermark": record_watermark,
+        "mark_acknowledging": mark_acknowledging,
+        "mark_acknowledgement_sending": mark_acknowledgement_sending,
+        "load_waiting_acknowledgements": load_waiting_acknowledgements,
+        "release_acknowledging": release_acknowledging,
+        "mark_acknowledged": mark_acknowledged,
+        "mark_exporting": mark_exporting,
+        "mark_exported": mark_exported,
+        "mark_cancelled": mark_cancelled,
+        "mark_held": mark_held,
+        "upload_file": upload_file,
+    }
+
+
+def _quoting(call: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass collections to a task wrapped in `quote`: Prefect then skips walking every order and line for futures."""
+
+    def quoted(*args: Any) -> Any:
+        return call(*(quote(a) if isinstance(a, list | tuple | dict | set | frozenset) else a for a in args))
+
+    return quoted
+
+
+@dataclass(frozen=True)
+class OrderRun:
+    """One download-orders run of one account: what it reads and writes through, and when it started."""
+
+    account: Account
+    warehouses: tuple[Warehouse, ...]
+    api: VendorApi
+    ledger: Ledger
+    open_drop: Callable[[Warehouse], AbstractContextManager[WarehouseDrop]]
+    effects: Effects
+    log: logging.Logger | logging.LoggerAdapter[Any]
+    now: datetime  # when the run started: windows, acknowledgement dates and the file name are reckoned from it
+    since: datetime | None = None
+    until: datetime | None = None
+    backfill_days: float | None = None  # take every order still NEW this far back, whatever the watermark
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)  # claim times
+
+
+@dataclass(frozen=True)
+class WarehouseRun:
+    """The context every step of one warehouse's run receives.
+
+    `fetched` keeps the orders read from Amazon during this run, ship-to included, in memory only (the ledger
+    keeps no PII): export takes them from here instead of asking Amazon again.
+    """
+
+    run: OrderRun
+    warehouse: Warehouse
+    tag: str  # tells this run's request ids and file name apart from another run's in the same second
+    fetched: dict[str, PurchaseOrder] = field(default_factory=dict)
+    _requests: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    def new_request_id(self) -> str:
+        """A new acknowledgement request id: one per request sent, never shared (a refused half gets its own)."""
+        return new_request_id(self.run.clock(), self.tag, next(self._requests))
+
+    @property
+    def account_name(self) -> str:
+        return self.run.account.name
+
+    @property
+    def ship_from(self) -> str:
+        return self.warehouse.ship_from_party_id
+
+    @property
+    def options(self) -> OrderDownload:
+        return self.run.account.orders
+
+    @property
+    def fx(self) -> Effects:
+        return self.run.effects
+
+
+# ------------------------------------------------------------------------------------------------ the flow
 
 
 def _flow_run_name() -> str:
@@ -85,7 +263,8 @@ def _flow_run_name() -> str:
     scope = f"/{params['warehouse']}" if params.get("warehouse") else ""
     if since or until:
         return f"orders-{account}{scope}-rescan-{_short(since)}..{_short(until)}"
-    return f"orders-{account}{scope}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+    backfill = f"-backfill-{params['backfill_days']:g}d" if params.get("backfill_days") else ""
+    return f"orders-{account}{scope}{backfill}-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
 
 
 def _short(value: object) -> str:
@@ -101,120 +280,485 @@ def download_orders(
     since: datetime | None = None,
     until: datetime | None = None,
     config: str | None = None,
+    backfill_days: float | None = None,
 ) -> list[dict[str, object]]:
     """Download new Amazon orders, acknowledge them, and drop them on the warehouse as one file per warehouse."""
+    if backfill_days is not None and not 0 < backfill_days <= 180:
+        raise ConfigError(
+            f"backfill_days must be more than 0 and at most 180 (Amazon keeps 6 months), not {backfill_days}"
+        )
     runtime = get_runtime(config)
-    acct = runtime.settings.account(account)
-    targets = [acct.warehouse(warehouse)] if warehouse else list(acct.warehouses)
-    now = datetime.now(UTC)
-    reports: list[WarehouseReport] = []
-    with _account_lock(runtime, acct.name):
-        for target in targets:
-            report = WarehouseReport(target.name, target.ship_from_party_id)
-            reports.append(report)
-            try:
-                _process_warehouse(runtime, acct, target, report, now=now, since=since, until=until)
-            except IntegrationError as exc:  # one warehouse failing must not stop the others
-                report.problems.append(f"{type(exc).__name__}: {exc}")
-    counts = load_state_counts(runtime.ledger, acct.name)
-    states = ", ".join(f"{state}={count}" for state, count in counts.items() if count)
-    for report in reports:
-        report.ledger_states = states
-    summary = [_as_row(r) for r in reports]
-    _publish_report(acct.name, reports)
-    failed = [r for r in reports if r.problems]
-    if failed:
-        details = "; ".join(f"{r.warehouse}: {' / '.join(r.problems)}" for r in failed)
-        raise RuntimeError(f"download-orders for account {acct.name} had problems: {details}")
-    return summary
-
-
-def _process_warehouse(
-    runtime: Runtime,
-    account: Account,
-    warehouse: Warehouse,
-    report: WarehouseReport,
-    *,
-    now: datetime,
-    since: datetime | None,
-    until: datetime | None,
-) -> None:
-    api = runtime.vendor_api(account)
-    ledger = runtime.ledger
-    scope = warehouse.ship_from_party_id
-    options = account.orders
-    run_tag = uuid.uuid4().hex[:8]
-
-    # gather: what a crashed run left behind, then the windows from the watermark
-    _recover_acknowledgements(api, ledger, account, warehouse, report, now=now, run_tag=run_tag)
-    plan = plan_windows(
-        now=now,
-        watermark=load_watermark(ledger, account.name, scope),
-        lag=timedelta(minutes=options.lag_minutes),
-        interval=timedelta(minutes=options.interval_minutes),
-        overlap=timedelta(minutes=options.overlap_minutes),
-        max_slice=timedelta(days=options.max_slice_days),
+    configured = runtime.settings.account(account)
+    run = OrderRun(
+        account=configured,
+        warehouses=(configured.warehouse(warehouse),) if warehouse else tuple(configured.warehouses),
+        api=runtime.vendor_api(configured),
+        ledger=runtime.ledger,
+        open_drop=runtime.drop,
+        effects=Effects.prefect(),
+        log=get_run_logger(),
+        now=datetime.now(UTC),
         since=since,
         until=until,
+        backfill_days=backfill_days,
     )
-    report.window = plan.label()
-    _name_run_after_window(account.name, warehouse.name, report.window)
-    if plan.clamped:
-        report.problems.append("the watermark is older than the 6 months Amazon keeps: orders before that are not seen")
+    reports = download_account(run)
+    _publish(run, reports)
+    raise_for_problems(configured.name, reports)
+    return [report.as_row() for report in reports]
 
-    # apply: download page by page; each page is recorded, then its new orders acknowledged in batches
-    # on a second thread, while the next pages download
-    seen: dict[str, PurchaseOrder] = {}
-    rejected: list[RejectedOrder] = []
-    pending: list[PurchaseOrder] = []
-    ack_batch = options.acknowledgement_batch
-    stalled = False
 
-    def acknowledge_now(batch: list[PurchaseOrder]) -> None:
-        _acknowledge(api, ledger, account, batch, report, batch_size=ack_batch, now=now, run_tag=run_tag)
+def download_account(run: OrderRun) -> list[WarehouseReport]:
+    """Every warehouse of the run, one after the other, under the account's run lock (one run per account)."""
+    with run.ledger.account_lock(run.account.name):
+        reports = [download_warehouse(WarehouseRun(run, w, tag=uuid.uuid4().hex[:8])) for w in run.warehouses]
+        counts = run.effects.load_state_counts(run.ledger, run.account.name)
+    states = ", ".join(f"{state}={count}" for state, count in counts.items() if count)
+    return [replace(report, ledger_states=states) for report in reports]
 
+
+def raise_for_problems(account: str, reports: Sequence[WarehouseReport]) -> None:
+    """Fail the run, naming every problem, when any warehouse had one: a person should look."""
+    failed = [r for r in reports if r.tally.problems]
+    if failed:
+        details = "; ".join(f"{r.warehouse}: {' / '.join(r.tally.problems)}" for r in failed)
+        problems = [f"{r.warehouse}: {p}" for r in failed for p in r.tally.problems]
+        raise RunFailed(f"download-orders for account {account} had problems: {details}", problems)
+
+
+def download_warehouse(ctx: WarehouseRun) -> WarehouseReport:
+    """One warehouse, gather → decide → apply → report; an IntegrationError ends it as a problem, not the run."""
+    ledger, account, ship_from = ctx.run.ledger, ctx.account_name, ctx.ship_from
+    steps: list[Tally] = []
+    window = "not planned"
+    try:
+        # gather: what an earlier run left in flight, how far orders are downloaded, when the last sweep was
+        steps += recover_acknowledgements(ctx)
+        watermark = ctx.fx.load_watermark(ledger, account, ship_from)
+        last_sweep = ctx.fx.load_watermark(ledger, account, sweep_scope(ship_from))
+        # decide
+        plan = plan_download(
+            now=ctx.run.now,
+            watermark=watermark,
+            last_sweep=last_sweep,
+            options=ctx.options,
+            since=ctx.run.since,
+            until=ctx.run.until,
+            backfill_days=ctx.run.backfill_days,
+        )
+        window = plan.label()
+        ctx.fx.rename_run(f"orders-{account}/{ctx.warehouse.name}-{window}")
+        if plan.windows.clamped:
+            steps.append(
+                Tally(problems=("the watermark is older than the 6 months Amazon keeps: older orders are not seen",))
+            )
+        # apply
+        if plan.scan is not None:
+            steps += scan_new_orders(ctx, plan.scan)
+        steps += download_windows(ctx, plan.windows)
+        leftovers = ctx.fx.load_orders(ledger, account, [OrderState.DOWNLOADED], ship_from)
+        steps += acknowledge(ctx, leftovers)  # downloaded by an earlier run that never claimed them
+        steps += export_orders(ctx)
+    except IntegrationError as exc:  # one warehouse failing must not stop the others
+        steps.append(Tally(problems=(f"{type(exc).__name__}: {exc}",)))
+    # report
+    waiting, waiting_text = _waiting(ctx)
+    steps.append(waiting)
+    return WarehouseReport(ctx.warehouse.name, ship_from, window, Tally.total(steps), waiting=waiting_text)
+
+
+def sweep_scope(ship_from: str) -> str:
+    """The ledger watermark scope that records when a warehouse's last scan for NEW orders ended."""
+    return f"{ship_from}/sweep"
+
+
+def _waiting(ctx: WarehouseRun) -> tuple[Tally, str]:
+    """Say which acknowledgements still wait for an outcome; past the settle time each is a problem."""
+    try:
+        waiting = ctx.fx.load_waiting_acknowledgements(ctx.run.ledger, ctx.account_name, ctx.ship_from)
+    except IntegrationError as exc:
+        return Tally(problems=(f"could not read the acknowledgements still waiting: {type(exc).__name__}: {exc}",)), ""
+    if not waiting:
+        return Tally(), ""
+    text = describe_waiting(waiting, now=ctx.run.clock())
+    ctx.run.log.warning("warehouse %s: acknowledgements not settled yet: %s", ctx.warehouse.name, text)
+    settle = timedelta(minutes=ctx.options.acknowledgement_settle_minutes)
+    return Tally(problems=tuple(waiting_problems(waiting, now=ctx.run.now, settle=settle))), text
+
+
+# ------------------------------------------------------------------------------------------------ download
+
+
+def pages(
+    ctx: WarehouseRun, window: TimeWindow, limit: int, status: AmazonOrderStatus | None = None
+) -> Iterator[OrderPage]:
+    """Every page of the warehouse's orders in a window, one fetch task per page; other warehouses' orders dropped."""
+
+    def fetch(token: str | None) -> OrderPage:
+        return ctx.fx.fetch_orders_page(ctx.run.api, window, ctx.ship_from, token, limit, status)
+
+    for page in follow_pages(fetch, what=f"{window.label()} {ctx.ship_from}"):
+        yield replace(page, orders=tuple(o for o in page.orders if o.ship_from_party_id == ctx.ship_from))
+
+
+def record(ctx: WarehouseRun, orders: Sequence[PurchaseOrder]) -> Iterator[tuple[Tally, str, list[PurchaseOrder]]]:
+    """Record downloaded orders, the new ones claimed at once for one acknowledgement request per batch.
+
+    Yields each batch's tally, its request id and the orders claimed for it (to send).
+    """
+    for batch in batches(list(orders), ctx.options.acknowledgement_batch):
+        request_id = ctx.new_request_id()
+        outcome = ctx.fx.record_downloaded(ctx.run.ledger, ctx.account_name, batch, request_id)
+        ctx.fetched.update((o.purchase_order_number, o) for o in batch)
+        claimed = set(outcome.claimed)
+        tally = Tally(downloaded=len(batch), new=len(claimed), cancelled=tuple(outcome.cancelled))
+        yield tally, request_id, [o for o in batch if o.purchase_order_number in claimed]
+
+
+def unreadable(page: OrderPage) -> tuple[str, ...]:
+    """A problem per order of the page that could not be read (it is not in the ledger, so it is read again)."""
+    return tuple(
+        f"order {r.purchase_order_number or '(no number)'} could not be read ({r.reason}); retried every run"
+        for r in page.rejected
+    )
+
+
+def download_windows(ctx: WarehouseRun, plan: WindowPlan) -> Iterator[Tally]:
+    """Record each page, hand its new orders to the background to acknowledge, move the watermark per window.
+
+    Yields a tally per page and per acknowledgement request as they finish, so a failure keeps what was done.
+    """
+    acknowledger = _Acknowledger(ctx)
+    try:
+        yield from _download(ctx, plan, acknowledger)
+        yield from acknowledger.settle()
+    except IntegrationError:
+        yield from acknowledger.settle(quietly=True)  # the request in flight still counts; its own error is logged
+        raise
+    finally:
+        acknowledger.abandon()  # a crash or an interrupt: never leave a request running past the step
+
+
+def _download(ctx: WarehouseRun, plan: WindowPlan, acknowledger: _Acknowledger) -> Iterator[Tally]:
+    rejected: list[str] = []
     for window in plan.windows:
-        with _in_background(acknowledge_now) as acknowledge:
-            for page_orders in _pages(api, window, scope, options.page_size, rejected):
-                outcome = record_downloaded(ledger, account.name, quote(page_orders))
-                report.downloaded += len(page_orders)
-                report.new += sum(1 for po in outcome.new if po not in outcome.cancelled)
-                report.cancelled += len(outcome.cancelled)
-                fresh = set(outcome.new) - set(outcome.cancelled)
-                seen.update({o.purchase_order_number: o for o in page_orders})
-                pending.extend(o for o in page_orders if o.purchase_order_number in fresh)
-                if len(pending) >= ack_batch:
-                    acknowledge(pending)
-                    pending = []
-            if pending:
-                acknowledge(pending)
-                pending = []
-        if rejected:
-            # the unreadable orders are not in the ledger: the watermark stays before them so each run retries
-            # them, while later windows are still downloaded
-            stalled = True
-        if plan.advances_watermark and not stalled:
-            record_watermark(ledger, account.name, scope, window.end)
-    report.problems.extend(
-        f"order {r.purchase_order_number or '(no number)'} could not be read ({r.reason}); it is retried every run"
-        for r in rejected
-    )
+        for page in pages(ctx, window, ctx.options.page_size):
+            rejected.extend(unreadable(page))
+            for tally, request_id, claimed in record(ctx, page.orders):
+                yield tally
+                if claimed:
+                    yield from acknowledger.hand_over(request_id, claimed)
+        # unreadable orders are not in the ledger: the watermark stays before them so each run retries them,
+        # while later windows are still downloaded
+        if plan.advances_watermark and not rejected:
+            ctx.fx.record_watermark(ctx.run.ledger, ctx.account_name, ctx.ship_from, window.end)
+    if rejected:
+        yield Tally(problems=tuple(rejected))
 
-    # orders downloaded by an earlier run that never got their acknowledgement claimed
-    leftovers = load_orders(ledger, account.name, [OrderState.DOWNLOADED], scope)
-    _acknowledge(
-        api, ledger, account, leftovers, report, batch_size=options.acknowledgement_batch, now=now, run_tag=run_tag
-    )
 
-    with runtime.drop(warehouse) as drop:
+def scan_new_orders(ctx: WarehouseRun, scan: NewOrderScan) -> Iterator[Tally]:
+    """Take every order Amazon still shows NEW in the scan's windows that the ledger does not know.
+
+    Every page is read before anything is acknowledged: an acknowledged order leaves the NEW filter, and the pages
+    still to come must not shift under the nextToken. The end of the scan is recorded as the last sweep.
+    """
+    found: list[PurchaseOrder] = []
+    rejected: list[str] = []
+    for window in scan.windows:
+        for page in pages(ctx, window, ctx.options.page_size, AmazonOrderStatus.NEW):
+            found.extend(page.orders)
+            rejected.extend(unreadable(page))
+    taken: list[str] = []
+    for tally, request_id, claimed in record(ctx, found):
+        yield tally
+        if claimed:
+            taken += [o.purchase_order_number for o in claimed]
+            yield from send_request(ctx, request_id, claimed)
+    ctx.fx.record_watermark(ctx.run.ledger, ctx.account_name, sweep_scope(ctx.ship_from), ctx.run.now)
+    if scan.kind == "backfill":
+        ctx.run.log.info(
+            "warehouse %s: backfill found %d order(s) Amazon still shows NEW over the last %g days that the ledger "
+            "did not know (%d NEW in all)",
+            ctx.warehouse.name,
+            len(taken),
+            scan.days,
+            len(found),
+        )
+        yield Tally(
+            backfilled=tuple(taken),
+            notes=(
+                f"backfill over {scan.days:g} days: {len(found)} order(s) still NEW, {len(taken)} new to the ledger",
+            ),
+        )
+    elif taken:
+        ctx.run.log.warning(
+            "warehouse %s: the sweep caught %d order(s) the download windows had missed: %s",
+            ctx.warehouse.name,
+            len(taken),
+            _first(taken),
+        )
+        yield Tally(caught=tuple(taken))
+    if rejected:
+        yield Tally(problems=tuple(rejected))
+
+
+class _Acknowledger:
+    """Hands claimed requests to the background, one in flight at a time and in order (see the module docstring)."""
+
+    def __init__(self, ctx: WarehouseRun) -> None:
+        self._ctx = ctx
+        self._in_flight: Pending | None = None
+
+    def hand_over(self, request_id: str, orders: Sequence[PurchaseOrder]) -> Iterator[Tally]:
+        yield from self.settle()
+        self._in_flight = self._ctx.fx.acknowledge_in_background(self._ctx, request_id, list(orders))
+
+    def settle(self, *, quietly: bool = False) -> Iterator[Tally]:
+        """Wait for the request in flight and yield its tally; quietly: log its error instead of raising it."""
+        pending, self._in_flight = self._in_flight, None
+        if pending is None:
+            return
+        try:
+            yield pending.result()
+        except IntegrationError as exc:
+            if not quietly:
+                raise
+            self._ctx.run.log.error("acknowledgement request also failed: %s: %s", type(exc).__name__, exc)
+
+    def abandon(self) -> None:
+        pending, self._in_flight = self._in_flight, None
+        if pending is not None:
+            try:
+                pending.result()
+            except Exception as exc:  # noqa: BLE001 - the run is failing already; this one is only logged
+                self._ctx.run.log.error("acknowledgement request also failed: %s: %s", type(exc).__name__, exc)
+
+
+# ------------------------------------------------------------------------------------------------ acknowledge
+
+
+def acknowledge(
+    ctx: WarehouseRun, orders: Sequence[LedgerOrder | PurchaseOrder], *, from_request: str | None = None
+) -> Iterator[Tally]:
+    """Claim and send acknowledgement requests batch by batch (the claim first: the ledger knows what is in flight).
+
+    With from_request, the orders are re-claimed from that earlier request (its resend, or a refused request's
+    halves) rather than claimed afresh; each new request has its own id.
+    """
+    for batch in batches(list(orders), ctx.options.acknowledgement_batch):
+        request_id = ctx.new_request_id()
+        numbers = [o.purchase_order_number for o in batch]
+        claimed = set(ctx.fx.mark_acknowledging(ctx.run.ledger, ctx.account_name, numbers, request_id, from_request))
+        chosen = [o for o in batch if o.purchase_order_number in claimed]
+        if chosen:
+            yield from send_request(ctx, request_id, chosen)
+
+
+def send_request(ctx: WarehouseRun, request_id: str, orders: Sequence[LedgerOrder | PurchaseOrder]) -> Iterator[Tally]:
+    """Send one claimed acknowledgement request: mark it sending, send it, record its transaction id."""
+    ledger, account = ctx.run.ledger, ctx.account_name
+    sending = set(ctx.fx.mark_acknowledgement_sending(ledger, account, request_id))  # just before the request
+    chosen = [o for o in orders if o.purchase_order_number in sending]
+    if not chosen:  # another run sent it, or took it over
+        return
+    numbers = [o.purchase_order_number for o in chosen]
+    when = ctx.run.now
+    acks = [
+        build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=when)
+        for o in chosen
+    ]
+    try:
+        transaction_id = ctx.fx.submit_acknowledgements(ctx.run.api, acks)
+    except OutcomeUnknownError as exc:
+        # it may have reached Amazon: the orders wait (reported at the end of the run) and a later run settles them
+        yield Tally(
+            notes=(f"acknowledgement request {request_id} ({len(chosen)} order(s)) has an unknown outcome: {exc}",)
+        )
+        return
+    except RequestRefusedError as exc:
+        halves = split_refused(chosen)  # nothing of it was applied: find the order Amazon refuses
+        if halves is not None:
+            for half in halves:
+                yield from acknowledge(ctx, half, from_request=request_id)
+            return
+        yield from hold(ctx, numbers, f"Amazon refused its acknowledgement: {exc}")
+        yield Tally(problems=(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}",))
+        return
+    except (PermanentError, TransientError):
+        # provably not applied (refused credentials, retries spent on answers that applied nothing): give them back
+        ctx.fx.release_acknowledging(ledger, account, numbers, request_id)
+        raise
+    ctx.fx.mark_acknowledged(ledger, account, numbers, transaction_id)
+    yield Tally(acknowledged=tuple(numbers), transactions=(transaction_id,))
+
+
+def send_claimed_request(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Tally:
+    """Send one claimed request (what the background task runs)."""
+    return Tally.total(send_request(ctx, request_id, orders))
+
+
+def hold(ctx: WarehouseRun, numbers: Sequence[str], reason: str) -> Iterator[Tally]:
+    """Put orders aside for a person; an order cancelled meanwhile (nothing left to hold) is skipped."""
+    held: list[str] = []
+    for number in numbers:
+        try:
+            ctx.fx.mark_held(ctx.run.ledger, ctx.account_name, number, reason[:MAX_REASON])
+        except DataError:
+            continue
+        held.append(number)
+    if held:
+        yield Tally(held=tuple(held))
+
+
+def recover_acknowledgements(ctx: WarehouseRun) -> Iterator[Tally]:
+    """Settle acknowledgements an earlier run left in flight: send what was never sent, trust Amazon's status."""
+    ledger, account = ctx.run.ledger, ctx.account_name
+    stuck = ctx.fx.load_orders(ledger, account, [OrderState.ACKNOWLEDGING], ctx.ship_from)
+    if not stuck:
+        return
+    requests = ctx.fx.load_waiting_acknowledgements(ledger, account, ctx.ship_from)
+    current = refetch(ctx, stuck)
+    settle = timedelta(minutes=ctx.options.acknowledgement_settle_minutes)
+    plan = plan_acknowledgement_recovery(
+        stuck,
+        {po: order.status for po, order in current.items()},
+        {request.request_id: request for request in requests},
+        now=ctx.run.now,
+        settle=settle,
+    )
+    if plan.acknowledged:
+        ctx.fx.mark_acknowledged(ledger, account, plan.acknowledged, None)
+        yield Tally(acknowledged=plan.acknowledged)
+    if plan.cancelled:
+        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, account, plan.cancelled)))
+    yield from hold(ctx, plan.gone, "Amazon no longer returns this order (404) while its acknowledgement was in flight")
+    for request_id, group in plan.send_now:  # claimed, never sent: send it now, under its own id
+        yield from send_request(ctx, request_id, group)
+    for old_request, group in plan.resend:
+        numbers = [o.purchase_order_number for o in group]
+        yield Tally(
+            problems=(
+                f"acknowledgement request {old_request} may have reached Amazon, but its {len(group)} order(s) were "
+                f"still NEW after the settle time ({settle.total_seconds() / 60:g} min), so they were sent again: "
+                f"{_first(numbers)}; if both requests arrived, Amazon fails one (see poll-transactions)",
+            )
+        )
+        yield from acknowledge(ctx, group, from_request=old_request)
+
+
+def refetch(ctx: WarehouseRun, orders: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
+    """Fetch known orders again, with their current status and ship-to (the ledger keeps no PII).
+
+    The ledger keeps their creation times, so getOrders pages over those times (100 orders a request)
+    replace one getOrder per order; an order the pages do not return is asked for by number.
+    """
+    wanted = {o.purchase_order_number for o in orders}
+    found: dict[str, PurchaseOrder] = {}
+    for window in plan_refetch_windows([o.order_date for o in orders], until=ctx.run.clock()):
+        for page in pages(ctx, window, 100):
+            found.update((o.purchase_order_number, o) for o in page.orders if o.purchase_order_number in wanted)
+    missing = sorted(wanted - set(found))
+    if missing:
+        found.update(ctx.fx.fetch_orders_by_number(ctx.run.api, missing))
+    ctx.fetched.update(found)
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ export
+
+
+def export_orders(ctx: WarehouseRun) -> Iterator[Tally]:
+    """Finish the files a crashed run claimed, then claim, upload and record this run's file."""
+    with ctx.run.open_drop(ctx.warehouse) as drop:
         removed = drop.remove_stale_parts("orders")  # a killed upload's partial file holds addresses: not kept
         if removed:
-            report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
-        _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
-        _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
+            yield Tally(notes=(f"removed {len(removed)} partial upload(s) left by an interrupted run",))
+        yield from _finish_interrupted_exports(ctx, drop)
+        yield from _export_acknowledged(ctx, drop)
 
 
-def _name_run_after_window(account: str, warehouse: str, window: str) -> None:
+def _current(ctx: WarehouseRun, known: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
+    """The orders as Amazon shows them now: this run's pages, else fetched again."""
+    missing = [o for o in known if o.purchase_order_number not in ctx.fetched]
+    if missing:
+        refetch(ctx, missing)
+    return {
+        o.purchase_order_number: ctx.fetched[o.purchase_order_number]
+        for o in known
+        if o.purchase_order_number in ctx.fetched
+    }
+
+
+GONE_BEFORE_EXPORT = (
+    "Amazon no longer returns this order (404); it was not exported by this run "
+    "(if it was being exported when a run crashed, check the warehouse's order files)"
+)
+
+
+def _finish_interrupted_exports(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tally]:
+    """Re-upload files a crashed run had claimed: same name and same orders, so the upload replaces."""
+    ledger = ctx.run.ledger
+    exporting = ctx.fx.load_orders(ledger, ctx.account_name, [OrderState.EXPORTING], ctx.ship_from)
+    for file_name, group in group_by_export_file(exporting):
+        if not drop.exists("orders", file_name):  # else the crash came after the upload: it must not be sent twice
+            current = _current(ctx, group)
+            yield from hold(
+                ctx,
+                [o.purchase_order_number for o in group if o.purchase_order_number not in current],
+                GONE_BEFORE_EXPORT,
+            )
+            if current:
+                ctx.fx.upload_file(
+                    drop, "orders", file_name, build_orders_file(list(current.values()), ctx.warehouse.files)
+                )
+        yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
+
+
+def _export_acknowledged(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tally]:
+    ledger = ctx.run.ledger
+    ready = ctx.fx.load_orders(ledger, ctx.account_name, [OrderState.ACKNOWLEDGED], ctx.ship_from)
+    if not ready:
+        return
+    current = _current(ctx, ready)
+    plan = plan_export(ready, current)
+    yield from hold(ctx, plan.gone, GONE_BEFORE_EXPORT)
+    if plan.cancel:
+        yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, ctx.account_name, plan.cancel)))
+    if not plan.export:
+        return
+    file_name = orders_file_name(ctx.account_name, ctx.warehouse.name, ctx.run.now, ctx.tag)
+    claimed = set(ctx.fx.mark_exporting(ledger, ctx.account_name, plan.export, file_name))
+    if not claimed:
+        return
+    rows = [current[po] for po in plan.export if po in claimed]
+    ctx.fx.upload_file(drop, "orders", file_name, build_orders_file(rows, ctx.warehouse.files))
+    yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
+
+
+# ------------------------------------------------------------------------------------------------ Prefect plumbing
+
+
+@task(name="acknowledge-orders", cache_policy=NO_CACHE, persist_result=False)
+def acknowledge_orders(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Tally:
+    """Send one claimed acknowledgement request in the background; each ledger record and the request are tasks."""
+    return send_claimed_request(ctx, request_id, orders)
+
+
+def _submit_acknowledgement(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
+    future: Pending = acknowledge_orders.submit(quote(ctx), request_id, quote(orders), return_state=False)
+    return future
+
+
+def _acknowledge_now(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
+    done: Future[Tally] = Future()
+    try:
+        done.set_result(send_claimed_request(ctx, request_id, orders))
+    except Exception as exc:  # noqa: BLE001 - handed back through the future, as a Prefect future would
+        done.set_exception(exc)
+    return done
+
+
+def _rename_flow_run(name: str) -> None:
     """Put the window in the flow-run name once the watermark has decided it (identifiers only, no PII)."""
     from prefect.client.orchestration import get_client
 
@@ -223,320 +767,21 @@ def _name_run_after_window(account: str, warehouse: str, window: str) -> None:
         return
     try:
         with get_client(sync_client=True) as client:
-            client.update_flow_run(UUID(run_id), name=f"orders-{account}/{warehouse}-{window}")
+            client.update_flow_run(UUID(run_id), name=name)
     except Exception as exc:  # noqa: BLE001 - a cosmetic step: the run goes on without its new name
         get_run_logger().warning("could not rename the flow run: %s", type(exc).__name__)
 
 
-@contextmanager
-def _in_background(work: Callable[[list[PurchaseOrder]], None]) -> Iterator[Callable[[list[PurchaseOrder]], None]]:
-    """Run `work` on one background thread, one call at a time and in order; errors surface here.
-
-    getOrders and submitAcknowledgement have separate rate buckets at Amazon, so acknowledging one batch
-    while the next pages download keeps both near their 10 requests/s.
-    """
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="acknowledge")
-    in_flight: list[Future[None]] = []
-
-    def settle() -> None:
-        while in_flight:
-            in_flight.pop().result()
-
-    def submit(batch: list[PurchaseOrder]) -> None:
-        settle()
-        in_flight.append(pool.submit(contextvars.copy_context().run, work, list(batch)))
-
-    try:
-        yield submit
-        settle()
-    finally:
-        for future in in_flight:  # the main thread failed: let the batch in flight finish, keep the first error
-            lost = future.exception()
-            if lost is not None:
-                get_run_logger().error("acknowledgement batch also failed: %s: %s", type(lost).__name__, lost)
-        pool.shutdown(wait=True)
-
-
-def _pages(
-    api: VendorApi, window: TimeWindow, ship_from: str, limit: int, rejected: list[RejectedOrder] | None = None
-) -> Iterator[list[PurchaseOrder]]:
-    next_token: str | None = None
-    while True:
-        page = fetch_orders_page(api, window, ship_from, next_token, limit)
-        if rejected is not None:
-            rejected.extend(page.rejected)
-        yield [o for o in page.orders if o.ship_from_party_id == ship_from]
-        if page.next_token and page.next_token == next_token:
-            raise DataError(f"Amazon returned the same nextToken twice for window {window.label()}", subject=ship_from)
-        next_token = page.next_token
-        if not next_token:
-            return
-
-
-def _acknowledge(
-    api: VendorApi,
-    ledger: Ledger,
-    account: Account,
-    orders: Sequence[LedgerOrder | PurchaseOrder],
-    report: WarehouseReport,
-    *,
-    batch_size: int,
-    now: datetime,
-    run_tag: str,
-    from_batch: str | None = None,
-) -> None:
-    """Claim, send and record acknowledgements batch by batch (claims first: the ledger knows what is in flight)."""
-    for batch in batches(list(orders), batch_size):
-        batch_id = new_batch_id(datetime.now(UTC), run_tag)
-        numbers = [o.purchase_order_number for o in batch]
-        claimed = set(mark_acknowledging(ledger, account.name, quote(numbers), batch_id, from_batch))
-        chosen = [o for o in batch if o.purchase_order_number in claimed]
-        if chosen:
-            _send_acknowledgements(api, ledger, account, chosen, batch_id, report, now=now)
-
-
-def _send_acknowledgements(
-    api: VendorApi,
-    ledger: Ledger,
-    account: Account,
-    chosen: Sequence[LedgerOrder | PurchaseOrder],
-    batch_id: str,
-    report: WarehouseReport,
-    *,
-    now: datetime,
-) -> None:
-    numbers = [o.purchase_order_number for o in chosen]
-    acks = [
-        build_acknowledgement(o, vendor_order_number=vendor_order_number(o.purchase_order_number), when=now)
-        for o in chosen
-    ]
-    try:
-        transaction_id = submit_acknowledgements(api, quote(acks))
-    except OutcomeUnknownError as exc:
-        # it may have reached Amazon: the orders stay 'acknowledging' and a later run settles them
-        report.problems.append(f"acknowledgement of {len(chosen)} order(s) has an unknown outcome: {exc}")
-        return
-    except RequestRefusedError as exc:
-        if len(chosen) > 1:
-            half = len(chosen) // 2  # find the order Amazon refuses; the others go through
-            _send_acknowledgements(api, ledger, account, chosen[:half], batch_id, report, now=now)
-            _send_acknowledgements(api, ledger, account, chosen[half:], batch_id, report, now=now)
-            return
-        _hold(ledger, account, numbers, f"Amazon refused its acknowledgement: {exc}", report)
-        report.problems.append(f"Amazon refused the acknowledgement of order {numbers[0]}: {exc}")
-        return
-    except PermanentError:
-        release_acknowledging(ledger, account.name, quote(numbers), batch_id)  # e.g. credentials: nothing applied
-        raise
-    except TransientError:
-        release_acknowledging(ledger, account.name, quote(numbers), batch_id)  # retries spent, provably not applied
-        raise
-    mark_acknowledged(ledger, account.name, quote(numbers), transaction_id)
-    report.acknowledged += len(chosen)
-    report.transactions.append(transaction_id)
-
-
-def _hold(ledger: Ledger, account: Account, numbers: Sequence[str], reason: str, report: WarehouseReport) -> None:
-    for number in numbers:
-        try:
-            mark_held(ledger, account.name, number, reason[:500])
-            report.held += 1
-        except DataError:  # cancelled meanwhile by a later page: nothing left to hold
-            continue
-
-
-def _recover_acknowledgements(
-    api: VendorApi,
-    ledger: Ledger,
-    account: Account,
-    warehouse: Warehouse,
-    report: WarehouseReport,
-    *,
-    now: datetime,
-    run_tag: str,
-) -> None:
-    """Settle acknowledgements a crashed run may have sent: trust Amazon's order status, resend only when safe."""
-    stuck = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGING], warehouse.ship_from_party_id)
-    if not stuck:
-        return
-    current = _refetch(api, warehouse.ship_from_party_id, stuck)
-    statuses: dict[str, AmazonOrderStatus | None] = {po: o.status for po, o in current.items()}
-    done, cancelled, resubmit = plan_acknowledgement_recovery(
-        stuck, statuses, now=now, settle=timedelta(minutes=account.orders.acknowledgement_settle_minutes)
-    )
-    if done:
-        mark_acknowledged(ledger, account.name, quote(done), None)
-    if cancelled:
-        report.cancelled += len(mark_cancelled(ledger, account.name, quote(cancelled)))
-    for po in {o.purchase_order_number for o in stuck} - set(current):
-        mark_held(
-            ledger,
-            account.name,
-            po,
-            "Amazon no longer returns this order (404) while its acknowledgement was in flight",
-        )
-        report.held += 1
-    again = set(resubmit)
-    by_batch: dict[str | None, list[LedgerOrder]] = {}
-    for order in stuck:
-        if order.purchase_order_number in again:
-            by_batch.setdefault(order.ack_batch, []).append(order)
-    for old_batch, group in by_batch.items():
-        # re-claimed under a fresh batch id, so a crash during this resend is settled from its own time
-        _acknowledge(
-            api,
-            ledger,
-            account,
-            group,
-            report,
-            batch_size=account.orders.acknowledgement_batch,
-            now=now,
-            run_tag=run_tag,
-            from_batch=old_batch,
-        )
-
-
-def _refetch(api: VendorApi, ship_from: str, orders: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
-    """Fetch known orders again, with their current status and ship-to.
-
-    The ledger keeps their creation times, so getOrders pages over those times (100 orders a request)
-    replace one getOrder per order; an order the pages do not return is asked for by number.
-    """
-    wanted = {o.purchase_order_number for o in orders}
-    found: dict[str, PurchaseOrder] = {}
-    for window in plan_refetch_windows([o.order_date for o in orders], until=datetime.now(UTC)):
-        for page_orders in _pages(api, window, ship_from, 100):
-            found.update({o.purchase_order_number: o for o in page_orders if o.purchase_order_number in wanted})
-    missing = sorted(wanted - set(found))
-    if missing:
-        found.update(fetch_orders_by_number(api, quote(missing)))
-    return found
-
-
-def _orders_with_details(
-    api: VendorApi,
-    ledger: Ledger,
-    account: Account,
-    known: Sequence[LedgerOrder],
-    seen: dict[str, PurchaseOrder],
-    report: WarehouseReport,
-) -> dict[str, PurchaseOrder]:
-    """The full orders (with ship-to) for export: this run's pages, else fetched again (the ledger keeps no PII)."""
-    missing = [o for o in known if o.purchase_order_number not in seen]
-    fetched = _refetch(api, missing[0].ship_from_party_id, missing) if missing else {}
-    gone = [o.purchase_order_number for o in missing if o.purchase_order_number not in fetched]
-    _hold(
-        ledger,
-        account,
-        gone,
-        "Amazon no longer returns this order (404); it was not exported by this run "
-        "(if it was being exported when a run crashed, check the warehouse's order files)",
-        report,
-    )
-    found = {**fetched, **seen}
-    return {o.purchase_order_number: found[o.purchase_order_number] for o in known if o.purchase_order_number in found}
-
-
-def _finish_interrupted_exports(
-    api: VendorApi,
-    ledger: Ledger,
-    drop: WarehouseDrop,
-    account: Account,
-    warehouse: Warehouse,
-    seen: dict[str, PurchaseOrder],
-    report: WarehouseReport,
-) -> None:
-    """Re-upload files a crashed run had claimed: same name and same orders, so the upload replaces."""
-    exporting = load_orders(ledger, account.name, [OrderState.EXPORTING], warehouse.ship_from_party_id)
-    by_file: dict[str, list[LedgerOrder]] = {}
-    for order in exporting:
-        by_file.setdefault(order.export_file or "", []).append(order)
-    for file_name, group in sorted(by_file.items()):
-        if drop.exists("orders", file_name):  # the crash came after the upload: it must not be sent twice
-            report.exported += len(mark_exported(ledger, account.name, file_name))
-            report.files.append(file_name)
-            continue
-        details = _orders_with_details(api, ledger, account, group, seen, report)
-        if details:
-            upload_file(drop, "orders", file_name, build_orders_file(list(details.values()), warehouse.files))
-        report.exported += len(mark_exported(ledger, account.name, file_name))
-        report.files.append(file_name)
-
-
-def _export(
-    api: VendorApi,
-    ledger: Ledger,
-    drop: WarehouseDrop,
-    account: Account,
-    warehouse: Warehouse,
-    seen: dict[str, PurchaseOrder],
-    report: WarehouseReport,
-    *,
-    now: datetime,
-    run_tag: str,
-) -> None:
-    ready = load_orders(ledger, account.name, [OrderState.ACKNOWLEDGED], warehouse.ship_from_party_id)
-    if not ready:
-        return
-    details = _orders_with_details(api, ledger, account, ready, seen, report)
-    cancelled = [o for o in details.values() if o.status is AmazonOrderStatus.CANCELLED]
-    if cancelled:
-        numbers = [o.purchase_order_number for o in cancelled]
-        report.cancelled += len(mark_cancelled(ledger, account.name, quote(numbers)))
-    exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
-    if not exportable:
-        return
-    file_name = orders_file_name(account.name, warehouse.name, now, run_tag)
-    claimed = mark_exporting(ledger, account.name, quote(exportable), file_name)
-    if not claimed:
-        return
-    claimed_set = set(claimed)
-    rows = [details[po] for po in exportable if po in claimed_set]
-    upload_file(drop, "orders", file_name, build_orders_file(rows, warehouse.files))
-    report.exported += len(mark_exported(ledger, account.name, file_name))
-    report.files.append(file_name)
-
-
-@contextmanager
-def _account_lock(runtime: Runtime, account: str) -> Iterator[None]:
-    """One download-orders run per account at a time, across workers; the lock dies with its process."""
-    with runtime.ledger.account_lock(account):
-        yield
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "account"
-
-
-def _as_row(report: WarehouseReport) -> dict[str, object]:
-    return {
-        "warehouse": report.warehouse,
-        "ship_from": report.ship_from_party_id,
-        "window": report.window,
-        "downloaded": report.downloaded,
-        "new": report.new,
-        "cancelled": report.cancelled,
-        "acknowledged": report.acknowledged,
-        "exported": report.exported,
-        "held": report.held,
-        "files": ", ".join(report.files),
-        "transactions": ", ".join(report.transactions[:20]) + (" …" if len(report.transactions) > 20 else ""),
-        "problems": " / ".join(report.problems),
-        "notes": " / ".join(report.notes),
-        "ledger_states": report.ledger_states,
-    }
-
-
-def _publish_report(account: str, reports: Sequence[WarehouseReport]) -> None:
-    rows = [_as_row(r) for r in reports]
+def _publish(run: OrderRun, reports: Sequence[WarehouseReport]) -> None:
+    """One keyed table artifact per run and one log line per warehouse."""
+    rows = [report.as_row() for report in reports]
     create_table_artifact(
-        key=f"download-orders-{_slug(account)}",
+        key=f"download-orders-{slug(run.account.name, empty='account')}",
         table=rows,
-        description=f"download-orders for account {account}: counts, windows, files and Amazon transactions",
+        description=f"download-orders for account {run.account.name}: counts, windows, files and Amazon transactions",
     )
-    logger = get_run_logger()
     for row in rows:
-        logger.info(
+        run.log.info(
             "warehouse %s window %s: %s downloaded, %s new, %s cancelled, %s acknowledged, %s exported, %s held",
             row["warehouse"],
             row["window"],
@@ -549,4 +794,8 @@ def _publish_report(account: str, reports: Sequence[WarehouseReport]) -> None:
         )
 
 
-__all__ = ["WindowPlan", "download_orders"]
+def _first(numbers: Sequence[str], limit: int = 10) -> str:
+    return ", ".join(numbers[:limit]) + (" …" if len(numbers) > limit else "")
+
+
+__all__ = ["Effects", "OrderRun", "WarehouseRun", "download_account", "download_orders", "raise_for_problems"]

@@ -14,6 +14,7 @@ from tasks.core.models import (
     PurchaseOrder,
     PurgedFile,
     TransactionStatus,
+    WaitingAcknowledgement,
 )
 from tasks.core.ports import Ledger
 from tasks.prefect_support import side_effect_task
@@ -46,9 +47,11 @@ def load_watermark(ledger: Ledger, account: str, scope: str) -> datetime | None:
 
 
 @side_effect_task(name="record-downloaded")
-def record_downloaded(ledger: Ledger, account: str, orders: Sequence[PurchaseOrder]) -> DownloadOutcome:
-    """Record a page of downloaded orders (no PII); known orders are left as they are."""
-    return ledger.record_downloaded(account, orders)
+def record_downloaded(
+    ledger: Ledger, account: str, orders: Sequence[PurchaseOrder], claim_for: str | None = None
+) -> DownloadOutcome:
+    """Record a page of downloaded orders (no PII), the new ones claimed for an acknowledgement request if given."""
+    return ledger.record_downloaded(account, orders, claim_for=claim_for)
 
 
 @side_effect_task(name="record-watermark")
@@ -119,3 +122,19 @@ def load_placed_files(ledger: Ledger, account: str) -> list[PlacedFile]:
 def record_purged(ledger: Ledger, account: str, purged: Sequence[PurgedFile]) -> None:
     """Record which files the purge removed (names only)."""
     ledger.record_purged(account, purged)
+
+# acknowledgement requests ---------------------------------------------------------------------------------------
+
+
+@side_effect_task(name="mark-acknowledgement-sending")
+def mark_acknowledgement_sending(ledger: Ledger, account: str, request_id: str) -> list[str]:
+    """Record that a claimed acknowledgement request is about to be sent; returns its orders to send."""
+    return ledger.mark_acknowledgement_sending(account, request_id)
+
+
+@side_effect_task(name="load-waiting-acknowledgements")
+def load_waiting_acknowledgements(
+    ledger: Ledger, account: str, ship_from_party_id: str | None = None
+) -> list[WaitingAcknowledgement]:
+    """Load the acknowledgement requests whose orders still wait for an outcome."""
+    return ledger.load_waiting_acknowledgements(account, ship_from_party_id=ship_from_party_id)

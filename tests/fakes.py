@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from tasks.core import states
-from tasks.core.errors import DataError, NotFoundError, PermanentError
+from tasks.core.errors import DataError, NotFoundError, PermanentError, RequestRefusedError
 from tasks.core.models import (
     AmazonErrorDetail,
     AmazonOrderStatus,
@@ -33,11 +33,14 @@ from tasks.core.models import (
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
+    RejectedOrder,
+    RequestState,
     ShipmentConfirmation,
     TimeWindow,
     TransactionKind,
     TransactionState,
     TransactionStatus,
+    WaitingAcknowledgement,
 )
 from tasks.core.names import addressable, error_report_name, free_names, name_problem, safe_name_for, unsafe_name_report
 from tasks.core.ports import Folder, RemoteFile
@@ -75,6 +78,9 @@ class FakeVendorApi:
     transactions: dict[str, TransactionStatus] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     closed: bool = False
+    refused: set[str] = field(default_factory=set)  # acknowledging any of these orders is refused (HTTP 400)
+    unreadable: dict[str, str] = field(default_factory=dict)  # order number -> reason: in OrderPage.rejected
+    page_requests: list[tuple[TimeWindow, AmazonOrderStatus | None]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # what a test sets up --------------------------------------------------------------------------------
@@ -117,21 +123,30 @@ class FakeVendorApi:
         ship_from_party_id: str | None = None,
         next_token: str | None = None,
         limit: int = 100,
+        status: AmazonOrderStatus | None = None,
     ) -> OrderPage:
         self.faults.check("fetch_orders_page")
+        self.page_requests.append((window, status))
         matching = sorted(
             (
                 o
                 for o in self.orders.values()
                 if window.start <= o.order_date < window.end
                 and (ship_from_party_id is None or o.ship_from_party_id == ship_from_party_id)
+                and (status is None or o.status is status)
             ),
             key=lambda o: (o.order_date, o.purchase_order_number),
         )
         start = int(next_token or 0)
         page = matching[start : start + limit]
         more = start + limit < len(matching)
-        return OrderPage(tuple(page), str(start + limit) if more else None)
+        rejected = tuple(
+            RejectedOrder(o.purchase_order_number, self.unreadable[o.purchase_order_number])
+            for o in page
+            if o.purchase_order_number in self.unreadable
+        )
+        readable = tuple(o for o in page if o.purchase_order_number not in self.unreadable)
+        return OrderPage(readable, str(start + limit) if more else None, rejected)
 
     def fetch_order(self, purchase_order_number: str) -> PurchaseOrder:
         self.faults.check("fetch_order")
@@ -142,6 +157,8 @@ class FakeVendorApi:
 
     def submit_acknowledgements(self, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
         self.faults.check("submit_acknowledgements")
+        if any(ack.purchase_order_number in self.refused for ack in acknowledgements):
+            raise RequestRefusedError("Amazon refused the request as invalid (fake)", code="InvalidInput", status=400)
         transaction_id = self._new_transaction()
         self.acknowledgements.append((transaction_id, tuple(acknowledgements)))
         for ack in acknowledgements:
@@ -205,6 +222,7 @@ class FakeLedger:
         self.orders: dict[tuple[str, str], _Row] = {}
         self.watermarks: dict[tuple[str, str], datetime] = {}
         self.transactions: dict[str, LedgerTransaction] = {}
+        self.requests: dict[tuple[str, str], WaitingAcknowledgement] = {}  # acknowledgement requests (orders=0)
         self.files: list[_File] = []
         self.purged: list[tuple[str, PurgedFile]] = []
         self.faults = Faults()
@@ -213,14 +231,20 @@ class FakeLedger:
 
     # orders ---------------------------------------------------------------------------------------------
 
-    def record_downloaded(self, account: str, orders: Sequence[PurchaseOrder]) -> DownloadOutcome:
+    def record_downloaded(
+        self, account: str, orders: Sequence[PurchaseOrder], *, claim_for: str | None = None
+    ) -> DownloadOutcome:
         self.faults.check("record_downloaded")
         page = {o.purchase_order_number: o for o in orders}
-        new, cancelled, known = [], [], []
+        new, cancelled, known, claimed = [], [], [], []
         for number, order in page.items():
             is_cancelled = order.status is AmazonOrderStatus.CANCELLED
             row = self.orders.get((account, number))
             if row is None:
+                claim = claim_for is not None and not is_cancelled
+                state = OrderState.CANCELLED if is_cancelled else OrderState.DOWNLOADED
+                if claim:
+                    state = states.target(OrderEvent.CLAIM_ACKNOWLEDGEMENT)
                 self.orders[(account, number)] = _Row(
                     LedgerOrder(
                         account=account,
@@ -228,20 +252,25 @@ class FakeLedger:
                         selling_party_id=order.selling_party_id,
                         ship_from_party_id=order.ship_from_party_id,
                         order_date=order.order_date,
-                        state=OrderState.CANCELLED if is_cancelled else OrderState.DOWNLOADED,
+                        state=state,
                         lines=tuple(replace(line, title=None, gift_message=None) for line in order.lines),
+                        ack_batch=claim_for if claim else None,
                     ),
                     self.clock(),
                 )
                 new.append(number)
                 if is_cancelled:
                     cancelled.append(number)
+                if claim:
+                    claimed.append(number)
             elif is_cancelled and states.allowed(OrderEvent.CANCEL, row.order.state):
                 self._move(account, number, OrderEvent.CANCEL)
                 cancelled.append(number)
             else:
                 known.append(number)
-        return DownloadOutcome(tuple(new), tuple(cancelled), tuple(known))
+        if claim_for is not None and claimed:
+            self._record_request(account, claim_for, page[claimed[0]].ship_from_party_id)
+        return DownloadOutcome(tuple(new), tuple(cancelled), tuple(known), tuple(claimed))
 
     def load_orders(
         self,
@@ -268,28 +297,37 @@ class FakeLedger:
     ) -> list[str]:
         self.faults.check("mark_acknowledging")
         event = OrderEvent.CLAIM_ACKNOWLEDGEMENT if from_batch is None else OrderEvent.RECLAIM_ACKNOWLEDGEMENT
-        return self._claim(
+        claimed = self._claim(
             account,
             purchase_order_numbers,
             event,
             when=lambda o: from_batch is None or o.ack_batch == from_batch,
             ack_batch=batch,
         )
+        if claimed:
+            self._record_request(account, batch, self.orders[(account, claimed[0])].order.ship_from_party_id)
+        return claimed
 
     def release_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
         self.faults.check("release_acknowledging")
-        return self._claim(
+        released = self._claim(
             account,
             purchase_order_numbers,
             OrderEvent.RELEASE_ACKNOWLEDGEMENT,
             when=lambda o: o.ack_batch == batch,
             ack_batch=None,
         )
+        self._set_request(account, batch, RequestState.RELEASED)
+        return released
 
     def mark_acknowledged(
         self, account: str, purchase_order_numbers: Collection[str], transaction_id: str | None
     ) -> None:
         self.faults.check("mark_acknowledged")
+        for number in purchase_order_numbers:
+            row = self.orders.get((account, number))
+            if row is not None and row.order.state is OrderState.ACKNOWLEDGING and row.order.ack_batch:
+                self._set_request(account, row.order.ack_batch, RequestState.SENT)
         if transaction_id is not None:
             self._record_transaction(
                 account, transaction_id, TransactionKind.ACKNOWLEDGEMENT, list(dict.fromkeys(purchase_order_numbers))
@@ -338,6 +376,48 @@ class FakeLedger:
             yield
         finally:
             self.locked.discard(account)
+
+    # acknowledgement requests ---------------------------------------------------------------------------
+
+    def mark_acknowledgement_sending(self, account: str, request_id: str) -> list[str]:
+        self.faults.check("mark_acknowledgement_sending")
+        request = self.requests.get((account, request_id))
+        if request is None or request.state is not RequestState.CLAIMED:
+            return []
+        self.requests[(account, request_id)] = replace(request, state=RequestState.SENDING, sending_at=self.clock())
+        return [
+            o.purchase_order_number
+            for o in self.load_orders(account, [OrderState.ACKNOWLEDGING])
+            if o.ack_batch == request_id
+        ]
+
+    def load_waiting_acknowledgements(
+        self, account: str | None = None, *, ship_from_party_id: str | None = None
+    ) -> list[WaitingAcknowledgement]:
+        self.faults.check("load_waiting_acknowledgements")
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for (acct, _), row in self.orders.items():
+            if row.order.state is OrderState.ACKNOWLEDGING and row.order.ack_batch is not None:
+                counts[(acct, row.order.ack_batch)] += 1
+        waiting = [
+            replace(request, orders=counts[key])
+            for key, request in self.requests.items()
+            if counts.get(key)
+            and (account is None or request.account == account)
+            and (ship_from_party_id is None or request.ship_from_party_id == ship_from_party_id)
+        ]
+        return sorted(waiting, key=lambda w: (w.since, w.request_id))
+
+    def _record_request(self, account: str, request_id: str, ship_from: str) -> None:
+        self.requests.setdefault(
+            (account, request_id),
+            WaitingAcknowledgement(account, request_id, ship_from, RequestState.CLAIMED, 0, self.clock()),
+        )
+
+    def _set_request(self, account: str, request_id: str, state: RequestState) -> None:
+        request = self.requests.get((account, request_id))
+        if request is not None:
+            self.requests[(account, request_id)] = replace(request, state=state)
 
     # watermarks -----------------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,16 +18,13 @@ from sqlalchemy.engine import URL, Engine
 
 from adapters.ledger.errors import translate
 from tasks.core.errors import TransientError
+from tasks.core.names import slug
 
 
 def _lock_key(account: str) -> int:
     """A stable signed 64-bit advisory-lock key for an account."""
     digest = hashlib.sha256(f"vdf-bridge:orders:{account}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
-
-
-def _lock_slug(account: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", account) or "account"
 
 
 def _wait_or_give_up(account: str, deadline: float, poll: float) -> None:
@@ -59,7 +55,7 @@ def account_lock(
         except sa_exc.SQLAlchemyError as exc:
             raise translate(exc, url, "account_lock") from exc
         return
-    path = Path(f"{url.database}.{_lock_slug(account)}.lock")
+    path = Path(f"{url.database}.{slug(account, empty='account')}.lock")
     with path.open("a+b") as handle:
         while True:
             try:

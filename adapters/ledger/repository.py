@@ -20,6 +20,7 @@ from adapters.ledger.migrate import upgrade
 from adapters.ledger.schema import (
     MAX_REASON,
     UtcDateTime,
+    acknowledgement_requests,
     inbound_files,
     order_lines,
     orders,
@@ -43,9 +44,11 @@ from tasks.core.models import (
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
+    RequestState,
     TransactionKind,
     TransactionState,
     TransactionStatus,
+    WaitingAcknowledgement,
 )
 from tasks.core.states import OrderEvent, sources, target
 
@@ -136,8 +139,13 @@ class SqlLedger:
 
     # orders ---------------------------------------------------------------------------------------------
 
-    def record_downloaded(self, account: str, orders_page: Sequence[PurchaseOrder]) -> DownloadOutcome:
-        """Insert unknown orders (no PII); move known ones to cancelled if Amazon cancelled them before export."""
+    def record_downloaded(
+        self, account: str, orders_page: Sequence[PurchaseOrder], *, claim_for: str | None = None
+    ) -> DownloadOutcome:
+        """Insert unknown orders (no PII); move known ones to cancelled if Amazon cancelled them before export.
+
+        With claim_for, the new orders that are not cancelled are claimed at once for that acknowledgement request.
+        """
         page: dict[str, PurchaseOrder] = {}
         for order in orders_page:
             page[order.purchase_order_number] = order  # a page repeating an order: the last copy wins
@@ -149,6 +157,12 @@ class SqlLedger:
         for number in sorted(page):
             order = page[number]
             cancelled = order.status == AmazonOrderStatus.CANCELLED
+            if cancelled:
+                state, batch = OrderState.CANCELLED, None
+            elif claim_for is not None:
+                state, batch = target(OrderEvent.CLAIM_ACKNOWLEDGEMENT), claim_for
+            else:
+                state, batch = OrderState.DOWNLOADED, None
             order_rows.append(
                 {
                     "account": account,
@@ -156,7 +170,8 @@ class SqlLedger:
                     "selling_party_id": order.selling_party_id,
                     "ship_from_party_id": order.ship_from_party_id,
                     "order_date": _aware(order.order_date, f"order {number} order_date"),
-                    "state": OrderState.CANCELLED if cancelled else OrderState.DOWNLOADED,
+                    "state": state,
+                    "ack_batch": batch,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -184,6 +199,11 @@ class SqlLedger:
                     )
             if line_rows:
                 conn.execute(order_lines.insert(), line_rows)
+            claimed = [
+                n for n in sorted(inserted) if claim_for is not None and page[n].status != AmazonOrderStatus.CANCELLED
+            ]
+            if claim_for is not None and claimed:
+                self._record_request(conn, account, claim_for, page[claimed[0]].ship_from_party_id, now)
             cancelled_known = [
                 number
                 for number, order in page.items()
@@ -210,6 +230,7 @@ class SqlLedger:
                 n for n in numbers if n in moved or (n in inserted and page[n].status == AmazonOrderStatus.CANCELLED)
             ),
             known=tuple(n for n in numbers if n not in inserted and n not in moved),
+            claimed=tuple(n for n in numbers if n in set(claimed)),
         )
 
     def load_orders(
@@ -301,16 +322,123 @@ class SqlLedger:
 
         With from_batch, re-claim orders still acknowledging under that earlier batch (crash recovery).
         """
+        now = utcnow()
         with self._transaction("mark orders acknowledging") as conn:
             claimed = self._claim(
                 conn,
                 account,
                 purchase_order_numbers,
                 event=OrderEvent.CLAIM_ACKNOWLEDGEMENT if from_batch is None else OrderEvent.RECLAIM_ACKNOWLEDGEMENT,
-                values={"ack_batch": batch, "updated_at": utcnow()},
+                values={"ack_batch": batch, "updated_at": now},
                 ack_batch=from_batch,
             )
+            if claimed:
+                ship_from = conn.scalar(
+                    sa.select(orders.c.ship_from_party_id).where(
+                        orders.c.account == account, orders.c.purchase_order_number == min(claimed)
+                    )
+                )
+                self._record_request(conn, account, batch, str(ship_from), now)
         return _in_input_order(purchase_order_numbers, claimed)
+
+    def _record_request(self, conn: Connection, account: str, request_id: str, ship_from: str, now: datetime) -> None:
+        conn.execute(
+            self._insert(acknowledgement_requests)
+            .values(
+                account=account,
+                request_id=request_id,
+                ship_from_party_id=ship_from,
+                state=RequestState.CLAIMED,
+                claimed_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["account", "request_id"])
+        )
+
+    def _set_requests(
+        self, conn: Connection, account: str, request_ids: Iterable[str], state: RequestState, **values: Any
+    ) -> None:
+        for keys in _key_filters(acknowledgement_requests.c.request_id, request_ids, self.dialect):
+            conn.execute(
+                acknowledgement_requests.update()
+                .where(acknowledgement_requests.c.account == account, keys)
+                .values(state=state, updated_at=utcnow(), **values)
+            )
+
+    def mark_acknowledgement_sending(self, account: str, request_id: str) -> list[str]:
+        """Record, just before it is sent, that a claimed request is being sent; returns its orders to send."""
+        now = utcnow()
+        requests = acknowledgement_requests.c
+        with self._transaction("mark acknowledgement sending") as conn:
+            taken = conn.scalar(
+                acknowledgement_requests.update()
+                .where(
+                    requests.account == account,
+                    requests.request_id == request_id,
+                    requests.state == RequestState.CLAIMED,
+                )
+                .values(state=RequestState.SENDING, sending_at=now, updated_at=now)
+                .returning(requests.request_id)
+            )
+            if taken is None:
+                return []
+            return list(
+                conn.scalars(
+                    sa.select(orders.c.purchase_order_number)
+                    .where(
+                        orders.c.account == account,
+                        orders.c.ack_batch == request_id,
+                        orders.c.state == OrderState.ACKNOWLEDGING,
+                    )
+                    .order_by(orders.c.order_date, orders.c.purchase_order_number)
+                )
+            )
+
+    def load_waiting_acknowledgements(
+        self, account: str | None = None, *, ship_from_party_id: str | None = None
+    ) -> list[WaitingAcknowledgement]:
+        """Acknowledgement requests that still have orders in 'acknowledging', oldest first."""
+        requests = acknowledgement_requests.c
+        query = (
+            sa.select(
+                requests.account,
+                requests.request_id,
+                requests.ship_from_party_id,
+                requests.state,
+                requests.claimed_at,
+                requests.sending_at,
+                sa.func.count().label("orders"),
+            )
+            .join(orders, (orders.c.account == requests.account) & (orders.c.ack_batch == requests.request_id))
+            .where(orders.c.state == OrderState.ACKNOWLEDGING)
+            .group_by(
+                requests.account,
+                requests.request_id,
+                requests.ship_from_party_id,
+                requests.state,
+                requests.claimed_at,
+                requests.sending_at,
+            )
+        )
+        if account is not None:
+            query = query.where(requests.account == account)
+        if ship_from_party_id is not None:
+            query = query.where(requests.ship_from_party_id == ship_from_party_id)
+        with self._transaction("load waiting acknowledgements", write=False) as conn:
+            rows = conn.execute(query).all()
+        waiting = [
+            WaitingAcknowledgement(
+                account=row.account,
+                request_id=row.request_id,
+                ship_from_party_id=row.ship_from_party_id,
+                state=RequestState(row.state),
+                orders=row.orders,
+                claimed_at=row.claimed_at,
+                sending_at=row.sending_at,
+            )
+            for row in rows
+        ]
+        return sorted(waiting, key=lambda w: (w.since, w.request_id))
 
     def release_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
         """Give claimed orders back (to downloaded) when their acknowledgement request was provably not applied."""
@@ -323,6 +451,7 @@ class SqlLedger:
                 values={"ack_batch": None, "updated_at": utcnow()},
                 ack_batch=batch,
             )
+            self._set_requests(conn, account, [batch], RequestState.RELEASED)
         return _in_input_order(purchase_order_numbers, released)
 
     def mark_acknowledged(
@@ -338,6 +467,16 @@ class SqlLedger:
                     TransactionKind.ACKNOWLEDGEMENT,
                     list(dict.fromkeys(purchase_order_numbers)),
                 )
+            requests = {
+                batch
+                for keys in self._keys(purchase_order_numbers)
+                for batch in conn.scalars(
+                    sa.select(orders.c.ack_batch)
+                    .distinct()
+                    .where(orders.c.account == account, keys, orders.c.state.in_(sources(OrderEvent.ACKNOWLEDGE)))
+                )
+                if batch is not None
+            }
             self._claim(
                 conn,
                 account,
@@ -348,6 +487,7 @@ class SqlLedger:
                     "updated_at": utcnow(),
                 },
             )
+            self._set_requests(conn, account, requests, RequestState.SENT, transaction_id=transaction_id)
 
     def mark_exporting(self, account: str, purchase_order_numbers: Collection[str], file_name: str) -> list[str]:
         """Claim acknowledged orders for one export file; returns the ones this caller claimed."""

@@ -76,6 +76,23 @@ order_lines = sa.Table(
     ),
 )
 
+# One row per acknowledgement request: written when its orders are claimed, again just before it is sent and
+# when Amazon answers, so recovery tells "claimed, never sent" from "may have reached Amazon" (orders.ack_batch
+# holds the request id of each order in flight).
+acknowledgement_requests = sa.Table(
+    "acknowledgement_requests",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.String(128), primary_key=True),
+    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("transaction_id", sa.String(128)),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Column("sending_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_acknowledgement_requests_state", "account", "state"),
+)
+
 watermarks = sa.Table(
     "watermarks",
     metadata,

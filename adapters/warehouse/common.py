@@ -88,7 +88,7 @@ def is_temporary(name: str, of: str | None = None) -> bool:
     return name.startswith(f"{of}.part-")
 
 
-def vanished_temp(exc: OSError, subject: str) -> TransientError:
+def vanished_temp(subject: str) -> TransientError:
     """An upload's temporary file gone before its rename: a concurrent upload of the same name removed it."""
     reason = "its temporary file vanished, most likely removed by another upload of the same name at the same time"
     return TransientError(f"upload failed: {reason}", subject=subject)

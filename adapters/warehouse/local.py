@@ -67,7 +67,7 @@ class LocalWarehouseDrop:
             except FileNotFoundError as exc:
                 if temp.exists() or not directory.is_dir():
                     raise
-                raise vanished_temp(exc, f"{folder}/{name}") from exc
+                raise vanished_temp(f"{folder}/{name}") from exc
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temp.unlink(missing_ok=True)

@@ -167,7 +167,7 @@ class SftpWarehouseDrop:
                 self._replace(sftp, temp, final)
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 if self._alive() and not self._discard(sftp, temp) and isinstance(exc, FileNotFoundError):
-                    raise vanished_temp(exc, f"{folder}/{name}") from exc
+                    raise vanished_temp(f"{folder}/{name}") from exc
                 raise
 
         self._run("upload", f"{folder}/{name}", put)

@@ -150,10 +150,17 @@ class OrderDownload(_Strict):
     overlap_minutes: int = Field(5, ge=0)  # re-read this much before the watermark
     max_slice_days: int = Field(7, ge=1, le=7)  # Amazon: windows of 7 days at most
     page_size: int = Field(100, ge=1, le=100)
-    acknowledgement_batch: int = Field(100, ge=1, le=1000)
-    # an acknowledgement lost in a crash is sent again only if Amazon still shows the order NEW after this long;
-    # Amazon can take 10-30 minutes to process one
-    acknowledgement_settle_minutes: float = Field(45.0, ge=0)
+    acknowledgement_batch: int = Field(100, ge=1, le=1000)  # at most this many orders per request
+    # a request that may have reached Amazon (a crash while sending, a lost answer) is sent again only if Amazon still
+    # shows its orders NEW this long after it was sent; Amazon processes one within about 15 minutes
+    acknowledgement_settle_minutes: float = Field(15.0, ge=0)
+    # go-live: the first run on a fresh ledger (and `vdf run orders --backfill DAYS`) takes every order Amazon still
+    # shows NEW this far back (7-day slices)
+    backfill_days: float = Field(7.0, gt=0, le=180)
+    # a safety net for orders the windows missed: this often (0: every run) ask Amazon for the orders still NEW over
+    # the last sweep_days and take any the ledger does not know
+    sweep_interval_minutes: int = Field(60, ge=0)
+    sweep_days: float = Field(7.0, gt=0, le=180)
     schedule: str = "*/30 * * * *"
 
 

@@ -11,15 +11,18 @@
     │                           request without the offending record may be sent
     ├── OutcomeUnknownError     a write may or may not have reached Amazon (timeout or drop after sending):
     │                           never resent blindly; the ledger's recovery settles it against Amazon later
-    └── DataError               quarantine the file or hold the record, carry on with the rest:
-        │                       schema failures, unknown orders, over-shipment
-        └── ParseError          an answer or a file could not be read at all (names the field or line)
+    ├── DataError               quarantine the file or hold the record, carry on with the rest:
+    │   │                       schema failures, unknown orders, over-shipment
+    │   └── ParseError          an answer or a file could not be read at all (names the field or line)
+    └── RunFailed               a flow run finished with problems a person must look at (it names each one)
 
 Errors carry identifiers (order number, file, row, transaction id, Amazon request id), never payloads:
 customer names and addresses must never reach an exception message.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class IntegrationError(Exception):
@@ -92,6 +95,14 @@ class DataError(IntegrationError):
 
 class ParseError(DataError):
     """An Amazon answer or a warehouse file could not be read; the message names the field or line, not values."""
+
+
+class RunFailed(IntegrationError):
+    """A flow run did what it could and ended with problems a person must look at; the message names each one."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 def is_transient(exc: BaseException) -> bool:

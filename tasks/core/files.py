@@ -25,6 +25,7 @@ from tasks.core.inbound_checks import (
     sniff_text,
 )
 from tasks.core.models import PurchaseOrder
+from tasks.core.names import slug
 from tasks.core.schemas import COLUMNS, InboundKind
 
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -54,7 +55,6 @@ ORDER_COLUMNS: tuple[str, ...] = (
 
 # RFC 4180 ends records with CRLF; quoted fields keep their own line breaks untouched.
 LINE_TERMINATOR = "\r\n"
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9.-]+")
 # Byte order marks and zero-width characters in a header (a file concatenated or saved twice) do not matter either.
 _HEADER_NOISE = re.compile(r"[\s_\-.\ufeff\u200b-\u200f\u2060]+")
 _OTHER_DELIMITERS = (",", ";", "\t", "|")
@@ -69,12 +69,8 @@ def orders_file_name(account: str, warehouse: str, batch_time: datetime, batch: 
     if batch_time.tzinfo is None:
         raise ValueError("batch_time must be timezone-aware")
     stamp = batch_time.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    suffix = f"-{_safe(batch)}" if batch else ""
-    return f"orders_{_safe(account)}_{_safe(warehouse)}_{stamp}{suffix}.csv"
-
-
-def _safe(part: str) -> str:
-    return _UNSAFE_NAME.sub("-", part).strip("-.") or "x"
+    suffix = f"-{slug(batch)}" if batch else ""
+    return f"orders_{slug(account)}_{slug(warehouse)}_{stamp}{suffix}.csv"
 
 
 def _utc(value: datetime | None) -> datetime | None:

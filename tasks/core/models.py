@@ -243,6 +243,33 @@ class LedgerOrder:
     held_reason: str | None = None
 
 
+class RequestState(enum.StrEnum):
+    """Where one acknowledgement request is; written before the request is sent and after its answer."""
+
+    CLAIMED = "claimed"  # its orders are claimed; the request has not been sent (a later run may send it now)
+    SENDING = "sending"  # written just before the request: it may have reached Amazon or not
+    SENT = "sent"  # Amazon answered with a transaction id (or showed the orders accepted)
+    RELEASED = "released"  # provably not applied: its orders were given back
+
+
+@dataclass(frozen=True)
+class WaitingAcknowledgement:
+    """An acknowledgement request whose orders are still 'acknowledging': what recovery and `vdf status` read."""
+
+    account: str
+    request_id: str
+    ship_from_party_id: str
+    state: RequestState
+    orders: int  # how many of its orders are still acknowledging
+    claimed_at: datetime
+    sending_at: datetime | None = None
+
+    @property
+    def since(self) -> datetime:
+        """Since when its orders have waited for an outcome: the send, or the claim when it was never sent."""
+        return self.sending_at or self.claimed_at
+
+
 @dataclass(frozen=True)
 class DownloadOutcome:
     """What record_downloaded did with one page of orders."""
@@ -250,6 +277,7 @@ class DownloadOutcome:
     new: tuple[str, ...] = ()  # inserted now (state downloaded, or cancelled when Amazon said so)
     cancelled: tuple[str, ...] = ()  # newly cancelled: inserted as cancelled or moved there before export
     known: tuple[str, ...] = ()  # already in the ledger, left unchanged
+    claimed: tuple[str, ...] = ()  # of the new ones, those claimed at once for an acknowledgement request
 
 
 @dataclass(frozen=True)

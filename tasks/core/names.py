@@ -1,4 +1,4 @@
-"""File names on a warehouse drop: which names are safe to build a path from, the names we give, and reports.
+"""Names: which warehouse file names are safe to build a path from, the names we give, reports, and one slug.
 
 A name listed in a warehouse folder is the warehouse's text (or a hostile server's): a `../`, a slash, a
 backslash or a control character in it must never become part of a path. Such a file is renamed into the error
@@ -97,3 +97,11 @@ def is_placed_as(candidate: str, name: str) -> bool:
         stem, dot, ext = name, "", ""
     pattern = re.escape(stem) + "-" + _STAMP + r"(?:-\d+)?" + re.escape(dot + ext)
     return re.fullmatch(pattern, candidate) is not None
+
+
+_UNSAFE = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str, *, empty: str = "x") -> str:
+    """Lower-case letters and digits joined by single dashes: safe in a file name, a lock file and a Prefect key."""
+    return _UNSAFE.sub("-", text.lower()).strip("-") or empty

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from tasks.core.models import (
+    AmazonOrderStatus,
     DownloadOutcome,
     FileOutcome,
     InboundFile,
@@ -25,6 +26,7 @@ from tasks.core.models import (
     TimeWindow,
     TransactionKind,
     TransactionStatus,
+    WaitingAcknowledgement,
 )
 
 
@@ -38,10 +40,12 @@ class VendorApi(Protocol):
         ship_from_party_id: str | None = None,
         next_token: str | None = None,
         limit: int = 100,
+        status: AmazonOrderStatus | None = None,
     ) -> OrderPage:
-        """One page of getOrders (2021-12-28, details and PII included).
+        """One page of getOrders (2021-12-28, details and PII included); unreadable orders are in `rejected`.
 
-        Orders that could not be read are in `rejected`; a returned next_token never equals the one sent.
+        With status, only orders Amazon shows in that status (the sweep for orders still NEW). Paging (and the
+        guard against a nextToken loop) is tasks.core.orders.follow_pages.
         """
         ...
 
@@ -77,8 +81,14 @@ class Ledger(Protocol):
     """State the flows resume from. Every method is one database transaction."""
 
     # orders -------------------------------------------------------------------------------
-    def record_downloaded(self, account: str, orders: Sequence[PurchaseOrder]) -> DownloadOutcome:
-        """Insert unknown orders (no PII); move known ones to cancelled if Amazon cancelled them before export."""
+    def record_downloaded(
+        self, account: str, orders: Sequence[PurchaseOrder], *, claim_for: str | None = None
+    ) -> DownloadOutcome:
+        """Insert unknown orders (no PII); move known ones to cancelled if Amazon cancelled them before export.
+
+        With claim_for, the new orders that are not cancelled are claimed at once for that acknowledgement request
+        (state acknowledging, the request recorded as claimed): downloaded and claimed in one transaction.
+        """
         ...
 
     def load_orders(
@@ -95,14 +105,18 @@ class Ledger(Protocol):
     def mark_acknowledging(
         self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
     ) -> list[str]:
-        """Claim downloaded orders for one acknowledgement request; returns the ones this caller claimed.
+        """Claim downloaded orders for one acknowledgement request (recorded as claimed); returns the ones claimed.
 
-        With from_batch, re-claim orders still acknowledging under that earlier batch (crash recovery).
+        With from_batch, re-claim orders still acknowledging under that earlier request (crash recovery, or the
+        halves of a refused request): each request id is sent at most once.
         """
         ...
 
     def release_acknowledging(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
-        """Give claimed orders back (to downloaded) when their acknowledgement request was provably not applied."""
+        """Give claimed orders back (to downloaded) when their acknowledgement request was provably not applied.
+
+        The request is recorded as released.
+        """
         ...
 
     def mark_acknowledged(
@@ -110,6 +124,8 @@ class Ledger(Protocol):
     ) -> None:
         """Record the acknowledgement's transaction (status Processing) and move the orders to acknowledged.
 
+        Their request is recorded as sent, with the transaction id, in the same database transaction: a request
+        whose transaction id is known has no order left waiting (poll-transactions settles its outcome).
         transaction_id is None when Amazon shows the order accepted but a crash lost the id: then no
         transaction row is written.
         """
@@ -196,6 +212,20 @@ class Ledger(Protocol):
 
     def load_purged(self, account: str | None = None, since: datetime | None = None) -> list[PurgedFile]:
         """Files the purge removed, newest first."""
+        ...
+
+    # orders: acknowledgement requests ----------------------------------------------------------
+    def mark_acknowledgement_sending(self, account: str, request_id: str) -> list[str]:
+        """Record, just before it is sent, that a claimed request is being sent; returns its orders to send.
+
+        Empty when the request is no longer claimed (already sent, or taken over by another run): send nothing.
+        """
+        ...
+
+    def load_waiting_acknowledgements(
+        self, account: str | None = None, *, ship_from_party_id: str | None = None
+    ) -> list[WaitingAcknowledgement]:
+        """Acknowledgement requests that still have orders in 'acknowledging', oldest first (recovery, status)."""
         ...
 
 

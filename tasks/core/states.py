@@ -6,6 +6,8 @@ directly, so both enforce the same rules.
     downloaded ──claim──▶ acknowledging ──acknowledge──▶ acknowledged ──claim export──▶ exporting ──export──▶ exported
         ▲                     │  ▲
         └─────release─────────┘  └─ reclaim (crash recovery, a new batch)
+    A new order may be recorded already claimed (downloaded and claimed in one transaction: record_downloaded with
+    claim_for), which is the claim event applied at insertion.
     cancel: downloaded | acknowledging | acknowledged ──▶ cancelled   (exported is final: DESIGN §1)
     hold:   anything not yet exported or cancelled    ──▶ held        (a person looks)
 """

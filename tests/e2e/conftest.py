@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settin
 from prefect.testing.utilities import prefect_test_harness
 
 from adapters.ledger import SqlLedger
-from flows.runtime import Runtime, use_runtime
+from flows.runtime import Runtime, drop_for, use_runtime, vendor_api_for
 from simulator import SimulatorConfig, start_simulator
 from simulator.sftp_server import SftpServerConfig, start_sftp_server
 from tasks.core.config import Settings, parse_config
@@ -55,6 +56,31 @@ class Cycle:
         while self.sim.state_summary()["transactions"]["by_status"]["Processing"]:
             assert time.monotonic() < deadline, "the simulator still has transactions Processing"
             time.sleep(0.05)
+
+    @contextmanager
+    def wrapped(
+        self,
+        *,
+        api: Callable[[Any], Any] | None = None,
+        drop: Callable[[Any], Any] | None = None,
+        ledger: Callable[[Any], Any] | None = None,
+    ) -> Iterator[Runtime]:
+        """Run flows with the real adapters wrapped (crash or fault injection) through the Runtime's factories."""
+
+        def same(adapter: Any) -> Any:
+            return adapter
+
+        runtime = Runtime(
+            self.settings,
+            vendor_api_factory=lambda account: (api or same)(vendor_api_for(account)),
+            drop_factory=lambda warehouse: (drop or same)(drop_for(warehouse.drop)),
+            ledger_factory=lambda _settings: (ledger or same)(self.ledger),
+        )
+        with use_runtime(runtime):
+            try:
+                yield runtime
+            finally:
+                runtime.close()
 
     def acknowledgements_per_order(self) -> dict[str, int]:
         data = self.admin("GET", "acknowledgements")

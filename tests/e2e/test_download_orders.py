@@ -12,7 +12,6 @@ from prefect.client.orchestration import get_client
 from flows.download_orders import download_orders
 from tasks.core.errors import TransientError
 from tasks.core.models import OrderState
-from tasks.core.ports import WarehouseDrop
 
 AGO_45 = timedelta(minutes=45)
 
@@ -105,7 +104,7 @@ def test_catches_up_after_downtime_in_slices(make_cycle):
 
 
 def test_manual_rescan_window(make_cycle):
-    cycle = make_cycle()
+    cycle = make_cycle(orders={"backfill_days": 1, "sweep_days": 1})  # the automatic scans stop short of them
     old = cycle.sim.create_orders(4, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=3))
     download_orders(account="acme")
     assert cycle.exported_rows() == []
@@ -126,85 +125,56 @@ def test_several_warehouses_get_their_own_files(make_cycle):
 
 
 class Crash(Exception):
-    """Stands for the process dying right after a step succeeded."""
+    """Stands for the process dying right after a step succeeded (not an error of ours: the flow never handles it)."""
 
 
-class CrashAfter:
-    """Wraps an adapter; the chosen method succeeds, then the 'process dies' (once)."""
+class CrashOnce:
+    """Wraps adapters; the chosen method succeeds once, then the 'process dies'."""
 
-    def __init__(self, inner: Any, method: str) -> None:
-        self._inner = inner
-        self._method = method
+    def __init__(self, method: str) -> None:
+        self.method = method
         self.fired = False
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._inner, name)
-        if name != self._method or self.fired:
-            return attr
+    def __call__(self, inner: Any) -> Any:
+        crasher = self
 
-        def crash(*args: Any, **kwargs: Any) -> Any:
-            attr(*args, **kwargs)
-            self.fired = True
-            raise Crash(f"crash after {name}")
+        class Wrapper:
+            def __getattr__(self, name: str) -> Any:
+                attr = getattr(inner, name)
+                if name != crasher.method or crasher.fired:
+                    return attr
 
-        return crash
+                def crash(*args: Any, **kwargs: Any) -> Any:
+                    attr(*args, **kwargs)
+                    crasher.fired = True
+                    raise Crash(f"crash after {name}")
 
+                return crash
 
-LEDGER_STEPS = [
-    "record_downloaded",
-    "mark_acknowledging",
-    "mark_acknowledged",
-    "record_watermark",
-    "mark_exporting",
-    "mark_exported",
-]
-API_STEPS = ["submit_acknowledgements"]
-DROP_STEPS = ["upload"]
+        return Wrapper()
 
 
-@pytest.mark.parametrize("step", LEDGER_STEPS + API_STEPS + DROP_STEPS)
-def test_crash_at_any_step_then_rerun_gives_exactly_once(make_cycle, step):
+# The whole matrix (every ledger step, the acknowledgement call, the upload) runs on the fakes in
+# tests/unit/test_download_orders_flow.py; here one step per port proves the real parts resume together.
+STEPS = {"record_downloaded": "ledger", "mark_exporting": "ledger", "submit_acknowledgements": "api", "upload": "drop"}
+
+
+@pytest.mark.parametrize("step", list(STEPS))
+def test_crash_at_a_step_then_rerun_gives_exactly_once(make_cycle, step):
     cycle = make_cycle()
     created = cycle.sim.create_orders(120, ship_from_party_id="WH01", created_at=_created())
-    runtime = cycle.runtime
-    wrapper: CrashAfter
-    if step in LEDGER_STEPS:
-        wrapper = CrashAfter(cycle.ledger, step)
-        runtime._ledger = wrapper  # type: ignore[assignment]
-    elif step in API_STEPS:
-        api = runtime.vendor_api(cycle.settings.account("acme"))
-        wrapper = CrashAfter(api, step)
-        runtime._apis["acme"] = wrapper  # type: ignore[assignment]
-    else:
-        factory = runtime.drop_factory
-        holder: dict[str, CrashAfter] = {}
-
-        def crashing_drop(warehouse) -> WarehouseDrop:
-            holder.setdefault("w", CrashAfter(factory(warehouse), step))
-            return holder["w"]  # type: ignore[return-value]
-
-        runtime.drop_factory = crashing_drop
-    state = download_orders(account="acme", return_state=True)
-    assert state.is_failed()
+    crash = CrashOnce(step)
+    with cycle.wrapped(**{STEPS[step]: crash}):
+        state = download_orders(account="acme", return_state=True)
+    assert state.is_failed() and crash.fired
 
     cycle.wait_until_settled()
-    runtime._ledger = cycle.ledger
-    runtime.close()
-    runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
     download_orders(account="acme")
 
     assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
     exported = Counter(r["purchase_order_number"] for r in cycle.exported_rows())
-    assert exported == Counter({po: n for po in created for n in [_lines(cycle, po)]})
+    assert exported == Counter({po: len(cycle.sim.order_lines(po)) for po in created})
     assert _all_states(cycle) == {"exported": 120}
-
-
-def _lines(cycle, po: str) -> int:
-    return len(cycle.sim.order_lines(po)) if hasattr(cycle.sim, "order_lines") else _lines_from_file(cycle, po)
-
-
-def _lines_from_file(cycle, po: str) -> int:
-    return sum(1 for r in cycle.exported_rows() if r["purchase_order_number"] == po and r["item_sequence_number"])
 
 
 def test_faults_on_amazon_side_still_export_every_order_once(make_cycle):
@@ -231,8 +201,6 @@ def test_sftp_drop_mid_upload_is_retried_without_partial_file(make_cycle, monkey
     monkeypatch.setattr(upload_file, "retry_delay_seconds", [0.1, 0.1, 0.1])
     cycle = make_cycle()
     created = cycle.sim.create_orders(10, ship_from_party_id="WH01", created_at=_created())
-    runtime = cycle.runtime
-    factory = runtime.drop_factory
     failures = {"left": 1}
 
     class Flaky:
@@ -248,8 +216,8 @@ def test_sftp_drop_mid_upload_is_retried_without_partial_file(make_cycle, monkey
                 raise TransientError("connection dropped mid-upload (test)")
             self.inner.upload(folder, name, data)
 
-    runtime.drop_factory = lambda w: Flaky(factory(w))  # type: ignore[assignment,return-value]
-    download_orders(account="acme")
+    with cycle.wrapped(drop=Flaky):
+        download_orders(account="acme")
     files = [p.name for p in cycle.order_files()]
     assert len(files) == 1
     assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created)
@@ -295,9 +263,15 @@ def test_a_refused_order_is_held_alone_and_the_rest_of_its_batch_goes_through(ma
     cycle = make_cycle(orders={"acknowledgement_batch": 40})
     created = cycle.sim.create_orders(40, ship_from_party_id="WH01", created_at=_created())
     bad = created[17]
-    api = RefusingApi(cycle.runtime.vendor_api(cycle.settings.account("acme")), bad_order=bad)
-    cycle.runtime._apis["acme"] = api  # type: ignore[assignment]
-    state = download_orders(account="acme", return_state=True)
+    apis: list[RefusingApi] = []
+
+    def refusing(inner: Any) -> RefusingApi:
+        apis.append(RefusingApi(inner, bad_order=bad))
+        return apis[-1]
+
+    with cycle.wrapped(api=refusing):
+        state = download_orders(account="acme", return_state=True)
+    (api,) = apis
     assert state.is_failed() and bad in str(state.message)  # a person is told which order
     assert set(cycle.acknowledgements_per_order()) == set(created) - {bad}
     assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(created) - {bad}
@@ -308,10 +282,41 @@ def test_a_refused_order_is_held_alone_and_the_rest_of_its_batch_goes_through(ma
 def test_refused_credentials_give_the_orders_back_for_the_next_run(make_cycle):
     cycle = make_cycle()
     created = cycle.sim.create_orders(30, ship_from_party_id="WH01", created_at=_created())
-    api = RefusingApi(cycle.runtime.vendor_api(cycle.settings.account("acme")), status=403, times=1)
-    cycle.runtime._apis["acme"] = api  # type: ignore[assignment]
-    assert download_orders(account="acme", return_state=True).is_failed()
+    with cycle.wrapped(api=lambda inner: RefusingApi(inner, status=403, times=1)):
+        assert download_orders(account="acme", return_state=True).is_failed()
     assert _all_states(cycle) == {"downloaded": 30}  # not stuck in 'acknowledging' for the settle time
     download_orders(account="acme")
     assert cycle.acknowledgements_per_order() == {po: 1 for po in created}
     assert _all_states(cycle) == {"exported": 30}
+
+
+def test_go_live_backfills_the_orders_amazon_still_shows_new(make_cycle):
+    cycle = make_cycle()
+    waiting = cycle.sim.create_orders(40, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(days=2))
+    for po in waiting[:5]:
+        cycle.admin("POST", f"orders/{po}/cancel")  # cancelled before go-live: nothing to do
+    rows = download_orders(account="acme")
+    assert rows[0]["backfilled"] == 35
+    assert "backfill over 7 days: 35 order(s) still NEW, 35 new to the ledger" in str(rows[0]["notes"])
+    assert cycle.acknowledgements_per_order() == dict.fromkeys(waiting[5:], 1)
+    assert {r["purchase_order_number"] for r in cycle.exported_rows()} == set(waiting[5:])
+    new_scans = [r for r in cycle.sim.requests(operation="getOrders") if r["query"].get("status") == "NEW"]
+    assert len(new_scans) == 1  # 7 days back, one slice, one page
+
+
+def test_the_sweep_reads_only_new_orders_one_request_when_none_is_new(make_cycle):
+    cycle = make_cycle(orders={"sweep_interval_minutes": 0})
+    created = cycle.sim.create_orders(1000, ship_from_party_id="WH01", created_at=_created())
+    download_orders(account="acme")
+    cycle.wait_until_settled()  # Amazon has processed the acknowledgements: no order is NEW any more
+    before = len(cycle.sim.requests(operation="getOrders"))
+    rows = download_orders(account="acme")
+    sweep = [r for r in cycle.sim.requests(operation="getOrders")[before:] if r["query"].get("status") == "NEW"]
+    assert len(sweep) == 1 and rows[0]["caught_by_sweep"] == ""
+    assert cycle.acknowledgements_per_order() == dict.fromkeys(created, 1)
+
+    # an order Amazon makes visible an hour after its window was read is caught by the next sweep
+    (late,) = cycle.sim.create_orders(1, ship_from_party_id="WH01", created_at=_created(90))
+    rows = download_orders(account="acme")
+    assert rows[0]["caught_by_sweep"] == late
+    assert late in {r["purchase_order_number"] for r in cycle.exported_rows()}

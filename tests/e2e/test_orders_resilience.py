@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from prefect.settings import PREFECT_API_URL
 
-import flows.download_orders as download_module
 from flows.download_orders import download_orders
 
 
@@ -61,13 +61,26 @@ def test_two_runs_at_once_export_each_order_once(make_cycle, postgres_ledger_url
     assert len(cycle.order_files()) == 1  # the second run waited for the first, then found nothing to do
 
 
+class WithoutAccountLock:
+    """The ledger with its one-run-per-account lock turned off (a misconfigured deployment)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def account_lock(self, account: str, *, timeout: float = 600.0) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+
 @pytest.mark.postgres
-def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url, monkeypatch):
-    """Even without Prefect's per-account limit (a misconfigured deployment), no order is sent twice."""
-    monkeypatch.setattr(download_module, "_account_lock", lambda _runtime, _account: contextlib.nullcontext())
+def test_ledger_claims_alone_keep_two_runs_apart(make_cycle, postgres_ledger_url):
+    """Even without the account lock and Prefect's per-account limit, no order is sent twice."""
     cycle = make_cycle(ledger_url=postgres_ledger_url, orders={"acknowledgement_settle_minutes": 10})
     created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
-    states = _run_twice_at_once()
+    with cycle.wrapped(ledger=WithoutAccountLock):
+        states = _run_twice_at_once()
     assert len(states) == 2
     # a run may find its claims taken by the other and stop early; a later run finishes anything left
     download_orders(account="acme")
@@ -100,3 +113,68 @@ def test_killed_process_resumes_with_every_order_once(make_cycle, tmp_path: Path
     cycle.wait_until_settled()
     download_orders(account="acme")
     _assert_exactly_once(cycle, created)
+
+
+class Crash(Exception):
+    """Stands for the process dying right after a step succeeded (not an error of ours: the flow never handles it)."""
+
+
+def crash_after(method: str) -> Any:
+    """Wrap an adapter so that `method` succeeds once and then the 'process dies'."""
+    fired: list[bool] = []
+
+    def wrap(inner: Any) -> Any:
+        class Wrapper:
+            def __getattr__(self, name: str) -> Any:
+                attr = getattr(inner, name)
+                if name != method or fired:
+                    return attr
+
+                def crash(*args: Any, **kwargs: Any) -> Any:
+                    attr(*args, **kwargs)
+                    fired.append(True)
+                    raise Crash(f"crash after {name}")
+
+                return crash
+
+        return Wrapper()
+
+    return wrap
+
+
+# Where the process dies in an acknowledgement's life, and what the next run finds (issue 13):
+KILL_POINTS = {
+    "claimed, never sent": ("ledger", "record_downloaded"),  # the page's new orders are claimed with the page
+    "marked sending, not sent": ("ledger", "mark_acknowledgement_sending"),  # may have reached Amazon: settle wait
+    "sent, answer lost": ("api", "submit_acknowledgements"),  # reached Amazon, no transaction id recorded
+    "transaction id recorded": ("ledger", "mark_acknowledged"),
+}
+SETTLE_MINUTES = 0.1  # 6 s here; 15 minutes by default
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_kill_at_each_point_of_an_acknowledgement_exports_every_order_acknowledged_once(make_cycle, point):
+    cycle = make_cycle(orders={"acknowledgement_settle_minutes": SETTLE_MINUTES})
+    created = cycle.sim.create_orders(300, ship_from_party_id="WH01", created_at=_created())
+    port, method = KILL_POINTS[point]
+    with cycle.wrapped(**{port: crash_after(method)}):
+        assert download_orders(account="acme", return_state=True).is_failed()
+    crashed = time.monotonic()
+
+    runs = []  # the next runs, back to back (a schedule would space them out), until every order is exported
+    while {str(k): v for k, v in cycle.ledger.count_orders("acme").items() if v} != {"exported": 300}:
+        assert time.monotonic() - crashed < 60, f"not exported a minute after the crash: {runs}"
+        runs.append(download_orders(account="acme", return_state=True))
+        time.sleep(0.5)
+    to_export = time.monotonic() - crashed
+
+    cycle.wait_until_settled()
+    _assert_exactly_once(cycle, created)
+    print(f"\n{point}: exported {to_export:.1f} s after the crash, after {len(runs)} run(s)")
+    if point == "marked sending, not sent":
+        # the runs within the settle time say the orders wait, then one sends them again and says so
+        assert to_export >= SETTLE_MINUTES * 60
+        assert any("were still NEW after the settle time" in str(r.message) for r in runs if r.is_failed())
+    else:  # nothing to wait for: the next run exports them (once Amazon has processed a request that reached it)
+        assert all(r.is_completed() for r in runs)
+        assert len(runs) == 1 or point == "sent, answer lost"

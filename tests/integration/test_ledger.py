@@ -30,6 +30,7 @@ from tasks.core.models import (
     OrderState,
     PurchaseOrder,
     PurgedFile,
+    RequestState,
     TransactionKind,
     TransactionState,
     TransactionStatus,
@@ -416,6 +417,91 @@ def test_mark_acknowledged_is_atomic(ledger: SqlLedger) -> None:
     with pytest.raises(PermanentError, match="tx-1"):
         ledger.mark_acknowledged(ACCOUNT, ["PO-1"], "tx-1")
     assert states(ledger, "PO-1") == {"PO-1": OrderState.ACKNOWLEDGING}
+
+
+def _waiting(ledger: SqlLedger) -> list[tuple[str, RequestState, int]]:
+    return [(w.request_id, w.state, w.orders) for w in ledger.load_waiting_acknowledgements(ACCOUNT)]
+
+
+def test_record_downloaded_can_claim_the_new_orders_for_an_acknowledgement_request(ledger: SqlLedger) -> None:
+    ledger.record_downloaded(ACCOUNT, [order("PO-1")])
+    page = [order("PO-1"), order("PO-2"), order("PO-3", status=AmazonOrderStatus.CANCELLED), order("PO-4")]
+    outcome = ledger.record_downloaded(ACCOUNT, page, claim_for="req-1")
+    assert outcome.new == ("PO-2", "PO-3", "PO-4") and outcome.claimed == ("PO-2", "PO-4")
+    assert states(ledger, "PO-1", "PO-2", "PO-3", "PO-4") == {
+        "PO-1": OrderState.DOWNLOADED,
+        "PO-2": OrderState.ACKNOWLEDGING,
+        "PO-3": OrderState.CANCELLED,
+        "PO-4": OrderState.ACKNOWLEDGING,
+    }
+    (request,) = ledger.load_waiting_acknowledgements(ACCOUNT, ship_from_party_id="WH-EAST")
+    assert (request.request_id, request.state, request.orders, request.sending_at) == (
+        "req-1",
+        RequestState.CLAIMED,
+        2,
+        None,
+    )
+    assert request.claimed_at.tzinfo == UTC and request.since == request.claimed_at
+    assert ledger.load_waiting_acknowledgements(ACCOUNT, ship_from_party_id="WH-WEST") == []
+    cancelled_only = ledger.record_downloaded(
+        ACCOUNT, [order("PO-9", status=AmazonOrderStatus.CANCELLED)], claim_for="req-2"
+    )
+    assert cancelled_only == DownloadOutcome(new=("PO-9",), cancelled=("PO-9",))
+    assert [w.request_id for w in ledger.load_waiting_acknowledgements()] == ["req-1"]  # no request without orders
+
+
+def test_a_claimed_request_is_marked_sending_once_then_sent_with_its_transaction(ledger: SqlLedger) -> None:
+    ledger.record_downloaded(ACCOUNT, [order("PO-1", minutes=2), order("PO-2", minutes=1)], claim_for="req-1")
+    assert ledger.mark_acknowledgement_sending(ACCOUNT, "req-1") == ["PO-2", "PO-1"]
+    # a second sender (another run, a retry) finds it no longer claimed: it must not send it again
+    assert ledger.mark_acknowledgement_sending(ACCOUNT, "req-1") == []
+    assert ledger.mark_acknowledgement_sending(ACCOUNT, "unknown") == []
+    (request,) = ledger.load_waiting_acknowledgements(ACCOUNT)
+    assert request.state is RequestState.SENDING and request.sending_at is not None
+    assert request.since == request.sending_at >= request.claimed_at
+
+    ledger.mark_acknowledged(ACCOUNT, ["PO-1", "PO-2"], "tx-1")
+    assert ledger.load_waiting_acknowledgements(ACCOUNT) == []
+    assert states(ledger, "PO-1", "PO-2") == {"PO-1": OrderState.ACKNOWLEDGED, "PO-2": OrderState.ACKNOWLEDGED}
+
+
+def test_a_released_or_reclaimed_request_no_longer_waits(ledger: SqlLedger) -> None:
+    ledger.record_downloaded(ACCOUNT, [order(f"PO-{n}") for n in range(1, 5)])
+    assert ledger.mark_acknowledging(ACCOUNT, ["PO-1", "PO-2"], "req-a") == ["PO-1", "PO-2"]
+    assert ledger.mark_acknowledging(ACCOUNT, ["PO-3", "PO-4"], "req-b") == ["PO-3", "PO-4"]
+    assert _waiting(ledger) == [("req-a", RequestState.CLAIMED, 2), ("req-b", RequestState.CLAIMED, 2)]
+
+    assert ledger.release_acknowledging(ACCOUNT, ["PO-1", "PO-2"], "req-a") == ["PO-1", "PO-2"]
+    assert ledger.mark_acknowledgement_sending(ACCOUNT, "req-b") == ["PO-3", "PO-4"]
+    # the halves of a refused request: each re-claimed from it under a request id of its own
+    assert ledger.mark_acknowledging(ACCOUNT, ["PO-3"], "req-c", from_batch="req-b") == ["PO-3"]
+    assert ledger.mark_acknowledging(ACCOUNT, ["PO-4"], "req-d", from_batch="req-b") == ["PO-4"]
+    assert ledger.mark_acknowledging(ACCOUNT, ["PO-4"], "req-e", from_batch="req-b") == []
+    assert _waiting(ledger) == [("req-c", RequestState.CLAIMED, 1), ("req-d", RequestState.CLAIMED, 1)]
+    assert states(ledger, "PO-1", "PO-2") == {"PO-1": OrderState.DOWNLOADED, "PO-2": OrderState.DOWNLOADED}
+
+
+def test_orders_an_earlier_version_left_acknowledging_wait_as_possibly_sent(empty_ledger_url: str) -> None:
+    engine = create_ledger_engine(empty_ledger_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            values = "'WH-EAST', '2025-03-01 12:00:00', 'acknowledging', '2025-03-01 12:00:00', '2025-03-01 12:05:00'"
+            for number, batch in (("PO-1", "old-batch"), ("PO-2", "old-batch"), ("PO-3", None)):
+                conn.exec_driver_sql(
+                    "INSERT INTO orders (account, purchase_order_number, selling_party_id, ship_from_party_id,"
+                    f" order_date, state, created_at, updated_at, ack_batch) VALUES ('{ACCOUNT}', '{number}', 'ACME',"
+                    f" {values}, {repr(batch) if batch else 'NULL'})"
+                )
+    finally:
+        engine.dispose()
+    migrate(empty_ledger_url)
+    with SqlLedger(empty_ledger_url) as ledger:
+        (request,) = ledger.load_waiting_acknowledgements(ACCOUNT)
+    assert (request.request_id, request.state, request.orders) == ("old-batch", RequestState.SENDING, 2)
+    assert request.since == datetime(2025, 3, 1, 12, 5, tzinfo=UTC)
 
 
 def test_mark_exporting_claims_only_acknowledged_orders(ledger: SqlLedger) -> None:

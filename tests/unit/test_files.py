@@ -128,7 +128,7 @@ def test_orders_file_name_is_deterministic_and_safe() -> None:
 
     assert orders_file_name("acme", "wh-1", batch) == "orders_acme_wh-1_20260301T083005Z.csv"
     assert orders_file_name("acme", "wh-1", batch) == orders_file_name("acme", "wh-1", batch.astimezone(UTC))
-    assert orders_file_name("a/../b c", "wh 1", batch) == "orders_a-..-b-c_wh-1_20260301T083005Z.csv"
+    assert orders_file_name("a/../b c", "WH 1", batch) == "orders_a-b-c_wh-1_20260301T083005Z.csv"
     assert orders_file_name("acme", "wh-1", batch, "3f2a1c") == "orders_acme_wh-1_20260301T083005Z-3f2a1c.csv"
     with pytest.raises(ValueError, match="timezone-aware"):
         orders_file_name("acme", "wh-1", datetime(2026, 3, 1))

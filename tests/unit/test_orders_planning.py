@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tasks.core.models import AmazonOrderStatus, LedgerOrder, OrderLine, OrderState, PurchaseOrder
+from tasks.core.config import OrderDownload
+from tasks.core.errors import PermanentError
+from tasks.core.models import (
+    AmazonOrderStatus,
+    LedgerOrder,
+    OrderLine,
+    OrderPage,
+    OrderState,
+    PurchaseOrder,
+    RequestState,
+    WaitingAcknowledgement,
+)
 from tasks.core.orders import (
     AMAZON_MAX_AGE,
-    batch_time,
+    ExportPlan,
+    Tally,
+    WarehouseReport,
     batches,
     build_acknowledgement,
-    new_batch_id,
+    describe_waiting,
+    follow_pages,
+    new_request_id,
     plan_acknowledgement_recovery,
+    plan_download,
+    plan_export,
     plan_windows,
+    split_refused,
+    waiting_problems,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -110,33 +130,59 @@ def test_batches():
         batches([1], 0)
 
 
-def test_batch_id_carries_its_time():
-    assert batch_time(new_batch_id(NOW, "x"), default=NOW - M) == NOW
-    assert batch_time("garbage", default=NOW) == NOW
+def test_request_ids_are_unique_per_request_and_carry_their_claim_time():
+    ids = {new_request_id(NOW, "run1", n) for n in range(1, 101)}
+    assert len(ids) == 100 and new_request_id(NOW, "run1", 7) == "20261127T120000Z-run1-0007"
 
 
-def _stuck(po: str, claimed: datetime) -> LedgerOrder:
-    return LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGING, (), ack_batch=new_batch_id(claimed, "t"))
+def _stuck(po: str, request: str) -> LedgerOrder:
+    return LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGING, (), ack_batch=request)
 
 
-def test_recovery_waits_before_resending_and_trusts_amazons_status():
+def _request(request_id: str, state: RequestState, minutes_ago: float) -> WaitingAcknowledgement:
+    at = NOW - minutes_ago * M
+    return WaitingAcknowledgement("a", request_id, "W", state, 1, at, at if state is not RequestState.CLAIMED else None)
+
+
+def test_recovery_sends_what_was_never_sent_and_waits_before_resending_what_may_have_been():
+    requests = {
+        r.request_id: r
+        for r in (
+            _request("recent", RequestState.SENDING, 1),
+            _request("old", RequestState.SENDING, 60),
+            _request("unsent", RequestState.CLAIMED, 1),
+        )
+    }
     stuck = [
-        _stuck("A", NOW),
-        _stuck("B", NOW),
-        _stuck("C", NOW - timedelta(hours=1)),
-        _stuck("D", NOW),
-        _stuck("E", NOW - timedelta(hours=1)),  # Amazon no longer returns it: held by the caller, never resent
+        _stuck("A", "recent"),
+        _stuck("B", "recent"),
+        _stuck("C", "old"),
+        _stuck("D", "recent"),
+        _stuck("E", "old"),
+        _stuck("F", "unsent"),
+        _stuck("G", "unknown"),
     ]
     statuses = {
         "A": AmazonOrderStatus.ACCEPTED,
         "B": AmazonOrderStatus.NEW,
         "C": AmazonOrderStatus.NEW,
         "D": AmazonOrderStatus.CANCELLED,
+        "F": AmazonOrderStatus.NEW,
+        "G": AmazonOrderStatus.NEW,
     }
-    done, cancelled, resubmit = plan_acknowledgement_recovery(stuck, statuses, now=NOW, settle=10 * M)
-    assert done == ["A"]
-    assert cancelled == ["D"]
-    assert resubmit == ["C"]  # B may still be in flight: wait
+    plan = plan_acknowledgement_recovery(stuck, statuses, requests, now=NOW, settle=10 * M)
+    assert plan.acknowledged == ("A",)
+    assert plan.cancelled == ("D",)
+    assert plan.gone == ("E",)  # Amazon no longer returns it: held, never resent
+    assert plan.waiting == ("B",)  # may still be processing at Amazon: wait
+    assert [(request, [o.purchase_order_number for o in group]) for request, group in plan.send_now] == [
+        ("unsent", ["F"])  # never sent: at once, whatever its age
+    ]
+    # past the settle time, or without a record of when it was sent: sent again
+    assert [(request, [o.purchase_order_number for o in group]) for request, group in plan.resend] == [
+        ("old", ["C"]),
+        ("unknown", ["G"]),
+    ]
 
 
 def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
@@ -149,3 +195,101 @@ def test_refetch_windows_cover_every_time_in_slices_of_seven_days():
     assert len(windows) == 3
     assert plan_refetch_windows([]) == []
     assert max(w.end for w in plan_refetch_windows(times, until=NOW)) <= NOW + timedelta(seconds=1)
+
+
+def _page(numbers: list[str], token: str | None) -> OrderPage:
+    return OrderPage(tuple(replace(_order(), purchase_order_number=n) for n in numbers), token)
+
+
+def test_pages_are_followed_to_the_last_token_exactly_as_returned():
+    answers = {None: _page(["A"], "t 1=="), "t 1==": _page(["B"], "t2"), "t2": _page(["C"], None)}
+    asked: list[str | None] = []
+
+    def fetch(token: str | None) -> OrderPage:
+        asked.append(token)
+        return answers[token]
+
+    pages = list(follow_pages(fetch, what="w"))
+    assert [p.orders[0].purchase_order_number for p in pages] == ["A", "B", "C"]
+    assert asked == [None, "t 1==", "t2"]
+
+
+@pytest.mark.parametrize("loop", [{None: "t1", "t1": "t1"}, {None: "t1", "t1": "t2", "t2": "t1"}])
+def test_a_next_token_returned_before_stops_paging_instead_of_looping(loop):
+    pages = follow_pages(lambda token: _page(["A"], loop[token]), what="2026-11-27T10:00Z..")
+    with pytest.raises(PermanentError, match="nextToken it had returned before") as stopped:
+        list(pages)
+    assert stopped.value.code == "PaginationLoop"
+
+
+def test_a_refused_request_is_halved_until_one_order_is_left():
+    assert split_refused([1, 2, 3, 4, 5]) == ([1, 2], [3, 4, 5])
+    assert split_refused([1, 2]) == ([1], [2])
+    assert split_refused([7]) is None
+
+
+def test_export_plan_splits_by_what_amazon_shows_now():
+    ready = [
+        LedgerOrder("a", po, "V", "W", NOW, OrderState.ACKNOWLEDGED, ()) for po in ("A", "B", "C", "D")
+    ]
+    current = {
+        "A": replace(_order(), purchase_order_number="A", status=AmazonOrderStatus.ACCEPTED),
+        "B": replace(_order(), purchase_order_number="B", status=AmazonOrderStatus.CANCELLED),
+        "D": replace(_order(), purchase_order_number="D", status=AmazonOrderStatus.NEW),
+    }
+    assert plan_export(ready, current) == ExportPlan(export=("A", "D"), cancel=("B",), gone=("C",))
+
+
+def test_tallies_add_up_into_the_report_row():
+    total = Tally.total(
+        [
+            Tally(downloaded=3, new=2, acknowledged=("A", "B"), transactions=("t1",)),
+            Tally(exported=("A", "B"), files=("f.csv",), problems=("one",)),
+            Tally(held=("C",), problems=("two",)),
+        ]
+    )
+    row = WarehouseReport("main", "WH01", "w", total, "exported=2").as_row()
+    assert (row["downloaded"], row["new"], row["acknowledged"], row["exported"], row["held"]) == (3, 2, 2, 2, 1)
+    assert row["files"] == "f.csv" and row["transactions"] == "t1" and row["problems"] == "one / two"
+
+
+def _download(**kw):
+    args = dict(now=NOW, watermark=NOW - 60 * M, last_sweep=NOW - 10 * M, options=OrderDownload())
+    args.update(kw)
+    return plan_download(**args)
+
+
+def test_a_fresh_ledger_backfills_new_orders_up_to_its_first_window():
+    plan = _download(watermark=None, last_sweep=None)
+    assert [(w.start, w.end) for w in plan.windows.windows] == [(NOW - 60 * M, NOW - 30 * M)]
+    assert plan.scan is not None and plan.scan.kind == "backfill"
+    assert [(w.start, w.end) for w in plan.scan.windows] == [(NOW - timedelta(days=7), NOW - 60 * M)]
+    longer = _download(watermark=None, options=OrderDownload(backfill_days=20))
+    assert len(longer.scan.windows) == 3 and all(w.end - w.start <= timedelta(days=7) for w in longer.scan.windows)
+
+
+def test_the_sweep_runs_when_due_and_ends_where_the_windows_start():
+    assert _download().scan is None  # swept 10 minutes ago
+    plan = _download(last_sweep=NOW - 61 * M)
+    assert plan.scan is not None and plan.scan.kind == "sweep"
+    assert plan.scan.windows[0].start == NOW - timedelta(days=7) and plan.scan.windows[-1].end == NOW - 65 * M
+    assert _download(last_sweep=NOW - M, options=OrderDownload(sweep_interval_minutes=0)).scan is not None
+    assert _download(last_sweep=None, since=NOW - timedelta(days=1)).scan is None  # a manual re-scan does not sweep
+    asked = _download(backfill_days=2, since=NOW - timedelta(days=1))
+    assert asked.scan is not None and asked.scan.kind == "backfill"
+    assert asked.scan.windows[0].start == NOW - timedelta(days=2)
+
+
+def test_waiting_acknowledgements_are_described_and_a_problem_only_past_the_settle_time():
+    waiting = [
+        _request("r1", RequestState.SENDING, 12),
+        _request("r2", RequestState.SENDING, 3),
+        _request("r3", RequestState.CLAIMED, 1),
+    ]
+    assert describe_waiting(waiting, now=NOW) == (
+        "2 order(s) in 2 request(s) that may have reached Amazon, oldest 12.0 min; "
+        "1 order(s) in 1 request(s) that were never sent, oldest 1.0 min"
+    )
+    assert waiting_problems(waiting, now=NOW, settle=15 * M) == []
+    (problem,) = waiting_problems(waiting, now=NOW, settle=10 * M)
+    assert problem.startswith("acknowledgement request r1 (1 order(s), sending) has not settled after 12.0 min")
