@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tasks.core.errors import NotFoundError
-from tasks.core.models import OrderAcknowledgement, OrderPage, PurchaseOrder, TimeWindow, TransactionStatus
+from tasks.core.models import (
+    InventoryUpdate,
+    OrderAcknowledgement,
+    OrderPage,
+    PurchaseOrder,
+    TimeWindow,
+    TransactionStatus,
+)
 from tasks.core.ports import VendorApi
 from tasks.prefect_support import side_effect_task
 
@@ -40,3 +47,9 @@ def submit_acknowledgements(api: VendorApi, acknowledgements: Sequence[OrderAckn
 def fetch_transaction_status(api: VendorApi, transaction_id: str) -> TransactionStatus:
     """Ask Amazon how one transaction ended."""
     return api.fetch_transaction_status(transaction_id)
+
+
+@side_effect_task(name="submit-inventory-update")
+def submit_inventory_update(api: VendorApi, update: InventoryUpdate) -> str:
+    """Send one inventory update (a full feed, or one chunk of a delta) for one Amazon warehouse."""
+    return api.submit_inventory_update(update)
