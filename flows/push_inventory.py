@@ -388,15 +388,19 @@ def _describe(report: InventoryReport, feed: InventoryFeed) -> None:
         report.guard = feed.detail
 
 
+# The ledger is told where a file goes before it is moved: a run that dies in between finds the file still in
+# the folder and moves it again, while a move first would leave the ledger saying `received` for good.
+
+
 def _archive(run: InventoryRun, file: RemoteFile, digest: str, detail: str) -> None:
-    run.task(archive_file, run.drop, FOLDER, file.name)
     run.ledger_task(mark_file, file.name, digest, FileOutcome.ARCHIVED, detail)
+    run.task(archive_file, run.drop, FOLDER, file.name)
 
 
 def _quarantine(run: InventoryRun, file: RemoteFile, digest: str, report_csv: bytes) -> None:
     report_name = f"{file.name}.errors.csv"
-    run.task(quarantine_file, run.drop, FOLDER, file.name, report_name, report_csv)
     run.ledger_task(mark_file, file.name, digest, FileOutcome.QUARANTINED, report_name)
+    run.task(quarantine_file, run.drop, FOLDER, file.name, report_name, report_csv)
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -285,18 +285,28 @@ def plan_feed(
         zeros = int((items["quantity"] == 0).sum())
         return FeedBuild(stock.select(*FEED_SCHEMA), changes, items.height, zeros, 1)
 
+    # Amazon surely shows an item's quantity only when the last accepted feed carried it and no newer feed
+    # (possibly applied, possibly not) said otherwise; every other item is said again.
+    accepted = last.select("key", pl.col("quantity").alias("accepted"))
+    unsettled = pending.group_by("key").agg(
+        pl.col("quantity").min().alias("low"), pl.col("quantity").max().alias("high")
+    )
+    quantity = pl.col("quantity")
+    current = (
+        items.join(accepted, on="key", how="left")
+        .join(unsettled, on="key", how="left")
+        .with_columns(
+            changed=pl.col("accepted").is_null()
+            | (pl.col("accepted") != quantity)
+            | (pl.col("low").is_not_null() & ((pl.col("low") != quantity) | (pl.col("high") != quantity)))
+        )
+    )
+    # Gone: no longer in the file, and Amazon may show stock for it (the accepted or a newer feed said > 0).
     known = pl.concat([last.select(*ITEM_SCHEMA), pending.select(*ITEM_SCHEMA)])
-    seen = known.group_by("key").agg(
-        pl.col("quantity").min().alias("low"),
-        pl.col("quantity").max().alias("high"),
-        pl.col("vendor_sku").last(),
-        pl.col("asin").last(),
-    )
-    current = items.join(seen.select("key", "low", "high"), on="key", how="left").with_columns(
-        changed=pl.col("low").is_null() | (pl.col("low") != pl.col("quantity")) | (pl.col("high") != pl.col("quantity"))
-    )
     gone = (
-        seen.join(items.select("key"), on="key", how="anti")
+        known.group_by("key", maintain_order=True)
+        .agg(pl.col("quantity").max().alias("high"), pl.col("vendor_sku").last(), pl.col("asin").last())
+        .join(items.select("key"), on="key", how="anti")
         .filter(pl.col("high") > 0)
         .select("key", "vendor_sku", "asin", pl.lit(0, dtype=pl.Int64).alias("quantity"), pl.lit(True).alias("changed"))
     )
