@@ -147,7 +147,8 @@ def run_inventory(
                 return_state=True,
             )
             if state.is_completed():
-                _print_rows(f"account {name}", state.result())
+                for row in state.result():
+                    _print_fields(f"account {name}, warehouse {row['warehouse']}", row)
             else:
                 failed = True
                 err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
@@ -155,6 +156,15 @@ def run_inventory(
         close_runtimes()
     if failed:
         raise typer.Exit(1)
+
+
+def _print_fields(title: str, row: dict[str, object]) -> None:
+    """One record as a two-column table: the inventory report has too many columns for a terminal's width."""
+    table = Table("field", "value", title=title)
+    for key, value in row.items():
+        if value not in ("", None):
+            table.add_row(key, str(value))
+    console.print(table)
 
 
 def _print_rows(title: str, rows: list[dict[str, object]]) -> None:

@@ -6,7 +6,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class Cycle:
     runtime: Runtime
     ledger: SqlLedger
     account: str = "acme"
+    sftp_servers: list[Any] = field(default_factory=list)  # one embedded server per warehouse, in order
 
     def admin(self, method: str, path: str, **kw: Any) -> Any:
         response = httpx.request(method, f"{self.sim.base_url}/_sim/{path}", timeout=10, **kw)
@@ -92,6 +93,7 @@ def make_cycle(
         transaction_delay: float = 0.2,
         orders: dict[str, Any] | None = None,
         sim_options: dict[str, Any] | None = None,
+        inventory: dict[str, Any] | None = None,
     ) -> Cycle:
         sim = start_simulator(
             SimulatorConfig(
@@ -132,7 +134,9 @@ def make_cycle(
                         "password": "env:E2E_SFTP_PASSWORD",
                         "known_hosts": str(known),
                         "timeout_seconds": 10,
+                        "settle_seconds": 0.1,  # files are written whole before a test lists them
                     },
+                    "inventory": inventory or {},
                 }
             )
         settings = parse_config(
@@ -161,7 +165,14 @@ def make_cycle(
         stack.append(_Closing(runtime))
         stack.append(use_runtime(runtime))
         stack[-1].__enter__()
-        return Cycle(sim=sim, sftp_root=root, settings=settings, runtime=runtime, ledger=ledger)
+        return Cycle(
+            sim=sim,
+            sftp_root=root,
+            settings=settings,
+            runtime=runtime,
+            ledger=ledger,
+            sftp_servers=[s for s in stack if hasattr(s, "disconnect_all")],
+        )
 
     yield build
     for item in reversed(stack):
