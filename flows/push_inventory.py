@@ -209,7 +209,11 @@ def push_warehouse(run: InventoryRun) -> None:
         _archive(run, file, digest, f"already sent as inventory feed {feed.feed_id} ({feed.state})")
         return
     if feed is None or feed.state is FeedState.HELD:
-        feed = _decide(run, file, data, digest)
+        # force overrides the guard only for the file a person checked: the one it held before
+        forced = run.force and feed is not None
+        if run.force and not forced:
+            run.report.notes.append(f"--force applies to a held feed only; {file.name} was not held, so it was guarded")
+        feed = _decide(run, file, data, digest, force=forced)
         if feed is None:
             return
     else:
@@ -254,7 +258,7 @@ def _gather(run: InventoryRun) -> tuple[RemoteFile, bytes, str] | None:
     return newest, data, digest
 
 
-def _decide(run: InventoryRun, file: RemoteFile, data: bytes, digest: str) -> InventoryFeed | None:
+def _decide(run: InventoryRun, file: RemoteFile, data: bytes, digest: str, *, force: bool) -> InventoryFeed | None:
     """Validate, map, guard and plan the feed, and record it; None when nothing is to be sent (quarantined, held)."""
     report, options = run.report, run.warehouse.inventory
     result = validate_stock(data, run.warehouse.files, file_name=file.name)
@@ -277,7 +281,7 @@ def _decide(run: InventoryRun, file: RemoteFile, data: bytes, digest: str) -> In
     items = mapped.items
     total = int(items["quantity"].sum())
     verdict = check_guard(
-        items=items.height, total_quantity=total, last=baseline.accepted, share=options.guard_share, force=run.force
+        items=items.height, total_quantity=total, last=baseline.accepted, share=options.guard_share, force=force
     )
     report.guard = verdict.text
     mode = FeedMode(options.mode)

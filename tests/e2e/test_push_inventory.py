@@ -256,3 +256,19 @@ def test_vdf_run_inventory_from_a_config_file(make_cycle, tmp_path: Path, monkey
     )
     assert forced.exit_code == 0, forced.output
     assert len(cycle.sim.requests("submitInventoryUpdate", status=202)) == 2
+
+
+def test_a_full_feed_too_large_for_amazon_fails_saying_to_use_delta(make_cycle):
+    cycle = make_cycle(sim_options={"max_body_bytes": 2_000})  # 30 items are about 4 KB of JSON
+    drop_stock(cycle, "stock-1.csv", CATALOGUE)
+    state = push_inventory(account="acme", return_state=True)
+    assert state.is_failed()
+    assert "HTTP 413" in str(state.message) and "set inventory.mode: delta" in str(state.message)
+    assert feeds(cycle)[0].state is FeedState.FAILED and amazon_view(cycle) == {}
+
+    with_inventory(cycle, mode="delta", delta_chunk_size=8)
+    drop_stock(cycle, "stock-2.csv", CATALOGUE)
+    state = push_inventory(account="acme", return_state=True)
+    assert state.is_completed(), state.message
+    settle(cycle)
+    assert amazon_view(cycle) == CATALOGUE

@@ -196,6 +196,20 @@ def test_a_truncated_file_is_held_kept_and_sent_with_force(world: World):
     assert world.drop.folders["inventory"] == {}
 
 
+def test_force_only_sends_the_file_that_was_held(world: World):
+    world.put("stock-1.csv", stock_file(**CATALOGUE))
+    world.run()
+    world.settle()
+    world.put("stock-2.csv", stock_file(A=1))
+    world.run()  # held: a person is asked to check stock-2.csv
+    world.put("stock-3.csv", stock_file(B=1))  # meanwhile another truncated file arrives
+    report = world.run("main", force=True)
+    assert len(world.api.inventory_updates) == 1  # stock-3.csv was never checked: still guarded
+    assert report.guard.startswith("held") and report.superseded == ["stock-2.csv"]
+    assert "--force applies to a held feed only; stock-3.csv was not held, so it was guarded" in report.notes
+    assert world.run("main", force=True).problems == [] and world.sent()[-1] == {"B": 1}
+
+
 def test_an_empty_stock_file_is_held_even_without_an_earlier_feed(world: World):
     world.put("stock-1.csv", "vendor_sku,available_quantity\n")
     report = world.run()
