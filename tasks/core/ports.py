@@ -160,7 +160,10 @@ class Ledger(Protocol):
         ...
 
     def record_transaction_status(self, status: TransactionStatus) -> None:
-        """Store the latest outcome Amazon reported for a transaction."""
+        """Store the latest outcome Amazon reported for a transaction, and what it means for its subject.
+
+        inventory_update: a Failure fails its feed; the last Success of a sent feed makes it the accepted one.
+        """
         ...
 
     def load_transactions(

@@ -272,3 +272,17 @@ def test_a_full_feed_too_large_for_amazon_fails_saying_to_use_delta(make_cycle):
     assert state.is_completed(), state.message
     settle(cycle)
     assert amazon_view(cycle) == CATALOGUE
+
+
+def test_a_failure_at_amazon_fails_the_feed_and_the_poll_run(make_cycle):
+    cycle = make_cycle(warehouses=("WH09",))  # a warehouse code Amazon has not set up for this vendor
+    drop_stock(cycle, "stock-1.csv", CATALOGUE)
+    (row,) = push_inventory(account="acme")
+    (transaction_id,) = row["transactions"].split(", ")
+    cycle.wait_until_settled()
+    state = poll_transactions(account="acme", return_state=True)
+    assert state.is_failed() and transaction_id in str(state.message)
+    assert "INVALID_WAREHOUSE_ID" in str(state.message)
+    (feed,) = feeds(cycle)
+    assert feed.state is FeedState.FAILED and "INVALID_WAREHOUSE_ID" in (feed.detail or "")
+    assert cycle.ledger.load_inventory_baseline("acme", "main").accepted is None
