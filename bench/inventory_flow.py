@@ -120,6 +120,9 @@ def one_mode(mode: str, skus: int, changes: float, reps: int, chunk: int) -> dic
             sizes = [len(body) for body in bodies]
             items_sent = sum(len(u.items) for u in updates)
             assert len(stored) >= items.height
+            changes = build.changes
+        # one run's objects go before the next run makes its own: the peak is one run's
+        del result, mapped, items, build, stored, frame, updates, bodies
     with open("/proc/self/status", encoding="ascii") as status:
         peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     medians = {name: statistics.median(values) for name, values in timings.items()}
@@ -134,8 +137,8 @@ def one_mode(mode: str, skus: int, changes: float, reps: int, chunk: int) -> dic
         "bytes": sum(sizes),
         "largest": max(sizes, default=0),
         "peak_mb": peak_kb / 1024,
-        "changes": {"new": build.changes.new, "up": build.changes.up, "down": build.changes.down,
-                    "gone": build.changes.gone, "unchanged": build.changes.unchanged},
+        "changes": {"new": changes.new, "up": changes.up, "down": changes.down,
+                    "gone": changes.gone, "unchanged": changes.unchanged},
     }
 
 

@@ -250,7 +250,13 @@ def _gather(run: InventoryRun) -> tuple[RemoteFile, bytes, str] | None:
     for old in choice.superseded:
         old_digest = checksum(run.task(download_file, run.drop, FOLDER, old.name))
         run.ledger_task(record_file_received, "stock", old.name, old_digest)
-        _archive(run, old, old_digest, f"superseded by {newest.name}")
+        detail = f"superseded by {newest.name}"
+        old_feed = run.ledger_task(load_inventory_feed, old.name, old_digest)
+        if old_feed is not None and old_feed.state is FeedState.HELD:
+            run.task(supersede_inventory_feed, run.ledger, old_feed.feed_id)
+        elif old_feed is not None and old_feed.state is not FeedState.SENDING:
+            detail = f"already sent as inventory feed {old_feed.feed_id} ({old_feed.state}); {detail}"
+        _archive(run, old, old_digest, detail)
         report.superseded.append(old.name)
     if choice.superseded:
         report.notes.append(f"{len(choice.superseded)} older stock file(s) archived unsent: {newest.name} is newer")

@@ -554,7 +554,7 @@ class FakeLedger:
     def supersede_inventory_feed(self, feed_id: int) -> InventoryFeed:
         self.faults.check("supersede_inventory_feed")
         held = self.feeds[feed_id]
-        if held.feed.state is FeedState.SENDING:
+        if held.feed.state in (FeedState.SENDING, FeedState.HELD):
             held.feed = replace(held.feed, state=FeedState.SUPERSEDED, updated_at=self.clock())
             for one in held.chunks:
                 one.state = _SUPERSEDED_CHUNKS.get(one.state, one.state)

@@ -907,12 +907,15 @@ class SqlLedger:
             return self._feed_by_id(conn, feed_id)
 
     def supersede_inventory_feed(self, feed_id: int) -> InventoryFeed:
-        """Stop an unfinished feed for a newer file: pending chunks are cancelled, chunks in flight become unknown."""
+        """Stop a held or half-sent feed for a newer file (see the Ledger port)."""
         now = utcnow()
         with self._transaction("supersede inventory feed") as conn:
             updated = conn.scalar(
                 inventory_feeds.update()
-                .where(inventory_feeds.c.id == feed_id, inventory_feeds.c.state == FeedState.SENDING)
+                .where(
+                    inventory_feeds.c.id == feed_id,
+                    inventory_feeds.c.state.in_([FeedState.SENDING, FeedState.HELD]),
+                )
                 .values(state=FeedState.SUPERSEDED, updated_at=now)
                 .returning(inventory_feeds.c.id)
             )

@@ -241,7 +241,8 @@ class Ledger(Protocol):
         ...
 
     def supersede_inventory_feed(self, feed_id: int) -> InventoryFeed:
-        """Stop an unfinished feed for a newer file: pending chunks are cancelled, chunks in flight become unknown."""
+        """Stop a held or half-sent feed for a newer file: pending chunks are cancelled, chunks in flight become
+        unknown. A feed in any other state is returned unchanged."""
         ...
 
 

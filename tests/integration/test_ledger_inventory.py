@@ -200,6 +200,12 @@ def test_a_superseded_feed_sends_nothing_more(ledger: Ledger):
     assert not ledger.claim_inventory_chunk(feed.feed_id, 2)
     assert ledger.load_inventory_feeds(ACCOUNT, WAREHOUSE, states=[FeedState.SENDING]) == []
     assert ledger.supersede_inventory_feed(feed.feed_id) == stopped  # harmless twice
+    held = ledger.record_inventory_feed(ACCOUNT, WAREHOUSE, "h.csv", BB, plan(stock, held=True), EMPTY_FEED_ITEMS)
+    assert ledger.supersede_inventory_feed(held.feed_id).state is FeedState.SUPERSEDED
+    sent = feed_items(A=1)
+    done = ledger.record_inventory_feed(ACCOUNT, WAREHOUSE, "d.csv", "cc" * 32, plan(sent), sent)
+    done = send(ledger, done.feed_id, 0, "tx-d")
+    assert ledger.supersede_inventory_feed(done.feed_id) == done  # a sent feed is left as it is
 
 
 def test_the_baseline_keeps_the_last_accepted_stock_and_what_newer_feeds_sent(ledger: Ledger):

@@ -164,6 +164,30 @@ def test_older_unprocessed_files_are_superseded_by_the_newest(world: World):
     assert details["stock-3.csv"] == "inventory feed 1: sent"
 
 
+def test_a_sent_file_left_behind_by_a_crash_is_archived_as_sent(world: World):
+    world.put("stock-1.csv", stock_file(A=1))
+    with pytest.raises(Crash):
+        world.run(runtime=world.make_runtime(drop=_BeforeArchive(world.drop)))
+    world.put("stock-2.csv", stock_file(A=2))
+    world.run()
+    details = {f.name: f.detail for f in world.ledger.load_files("acme")}
+    assert details["stock-1.csv"] == "already sent as inventory feed 1 (sent); superseded by stock-2.csv"
+    assert world.sent() == [{"A": 1}, {"A": 2}]
+
+
+class _BeforeArchive:
+    """A drop whose process dies just before it moves a file (the feed was sent)."""
+
+    def __init__(self, inner: FakeWarehouseDrop) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def archive(self, folder: str, name: str) -> str:
+        raise Crash("the process dies before archiving")
+
+
 def test_no_stock_file_is_a_note_not_a_failure(world: World):
     report = world.run()
     assert report.problems == [] and world.api.inventory_updates == []
@@ -207,6 +231,7 @@ def test_force_only_sends_the_file_that_was_held(world: World):
     assert len(world.api.inventory_updates) == 1  # stock-3.csv was never checked: still guarded
     assert report.guard.startswith("held") and report.superseded == ["stock-2.csv"]
     assert "--force applies to a held feed only; stock-3.csv was not held, so it was guarded" in report.notes
+    assert [f.state for f in world.feeds()] == [FeedState.HELD, FeedState.SUPERSEDED, FeedState.ACCEPTED]
     assert world.run("main", force=True).problems == [] and world.sent()[-1] == {"B": 1}
 
 
