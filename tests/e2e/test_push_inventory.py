@@ -94,16 +94,21 @@ def test_report_and_run_name(make_cycle):
     assert state.is_completed()
 
     async def read() -> tuple[Any, Any]:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
+        run_id = state.state_details.flow_run_id
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["push-inventory-acme"]))
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["push-inventory-acme"]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+                )
             )
             run = await client.read_flow_run(state.state_details.flow_run_id)
             return found, run
 
     found, run = asyncio.run(read())
+    assert len(found) == 1, "one table artifact per run"
     assert run.name.startswith("inventory-acme/all-")
     data = str(found[0].data)
     assert "stock-1.csv" in data and "passed" in data and '"sent": 30' in data.replace("'", '"')
