@@ -148,6 +148,58 @@ def run_purge(
     finally:
         close_runtimes()
 
+@run_app.command("inventory")
+def run_inventory(
+    config: ConfigOption = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (default: every account).")] = None,
+    warehouse: Annotated[str | None, typer.Option(help="Only this warehouse of the account.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send a feed the guard held, after checking its file (needs --warehouse).")
+    ] = False,
+) -> None:
+    """Push each warehouse's newest stock file to Amazon as its inventory now."""
+    from flows.runtime import load_config
+
+    try:
+        settings = load_config(config)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    if force and not (account and warehouse):
+        raise typer.BadParameter("--force sends one checked file: give --account and --warehouse", param_hint="--force")
+    names = [account] if account else [a.name for a in settings.accounts]
+    from flows.push_inventory import push_inventory
+    from flows.runtime import close_runtimes
+
+    failed = False
+    try:
+        for name in names:
+            state = push_inventory(
+                account=name,
+                warehouse=warehouse,
+                force=force,
+                config=str(config) if config else None,
+                return_state=True,
+            )
+            if state.is_completed():
+                for row in state.result():
+                    _print_fields(f"account {name}, warehouse {row['warehouse']}", row)
+            else:
+                failed = True
+                err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
+    finally:
+        close_runtimes()
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_fields(title: str, row: dict[str, object]) -> None:
+    """One record as a two-column table: the inventory report has too many columns for a terminal's width."""
+    table = Table("field", "value", title=title)
+    for key, value in row.items():
+        if value not in ("", None):
+            table.add_row(key, str(value))
+    console.print(table)
+
 
 def _print_rows(title: str, rows: list[dict[str, object]]) -> None:
     if not rows:

@@ -154,7 +154,11 @@ def apply_inventory(
     warehouse_id: str,
     inventory: Mapping[str, Any],
 ) -> tuple[dict[str, dict[str, Any]] | None, list[Problem]]:
-    """The warehouse's stock after an inventory update (a full feed replaces it, a partial one merges), or problems."""
+    """The warehouse's stock after an inventory update, or problems.
+
+    A partial feed changes only the items it lists. A full feed lists every item: the ones it leaves out are
+    "updated as not available" (the model's isFullUpdate), so they stay known at quantity 0.
+    """
     where = f"warehouseId={warehouse_id}"
     if stock is None:
         return None, [error("INVALID_WAREHOUSE_ID", f"Warehouse {warehouse_id} is not set up for this vendor.", where)]
@@ -178,6 +182,8 @@ def apply_inventory(
             "availableQuantity": amount,
             "isObsolete": bool(item.get("isObsolete", False)),
         }
+    before = {key: dict(value) for key, value in stock.items()}
     if inventory["isFullUpdate"]:
-        return updates, []
-    return {**{k: dict(v) for k, v in stock.items()}, **updates}, []
+        for key in before.keys() - updates.keys():
+            before[key]["availableQuantity"] = 0
+    return {**before, **updates}, []

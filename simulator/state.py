@@ -422,6 +422,7 @@ class SimulatorState:
                 "inventory": {
                     warehouse: {
                         "skus": len(stock),
+                        "available_skus": sum(1 for item in stock.values() if item["availableQuantity"] > 0),
                         "units": sum(item["availableQuantity"] for item in stock.values()),
                         "updates": self._inventory_updates[warehouse],
                     }

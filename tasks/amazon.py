@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from tasks.core.errors import NotFoundError
 from tasks.core.models import (
     AmazonOrderStatus,
+    InventoryUpdate,
     OrderAcknowledgement,
     OrderPage,
     PurchaseOrder,
@@ -61,3 +62,9 @@ def submit_acknowledgements(api: VendorApi, acknowledgements: Sequence[OrderAckn
 def fetch_transaction_status(api: VendorApi, transaction_id: str) -> TransactionStatus:
     """Ask Amazon how one transaction ended."""
     return api.fetch_transaction_status(transaction_id)
+
+
+@side_effect_task(name="submit-inventory-update")
+def submit_inventory_update(api: VendorApi, update: InventoryUpdate) -> str:
+    """Send one inventory update (a full feed, or one chunk of a delta) for one Amazon warehouse."""
+    return api.submit_inventory_update(update)

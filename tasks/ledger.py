@@ -6,7 +6,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from tasks.core.models import (
+    ChunkState,
     DownloadOutcome,
+    FeedItems,
+    FeedPlan,
+    FeedState,
+    FileOutcome,
+    InventoryBaseline,
+    InventoryFeed,
     LedgerOrder,
     LedgerTransaction,
     OrderState,
@@ -123,6 +130,7 @@ def record_purged(ledger: Ledger, account: str, purged: Sequence[PurgedFile]) ->
     """Record which files the purge removed (names only)."""
     ledger.record_purged(account, purged)
 
+
 # acknowledgement requests ---------------------------------------------------------------------------------------
 
 
@@ -138,3 +146,79 @@ def load_waiting_acknowledgements(
 ) -> list[WaitingAcknowledgement]:
     """Load the acknowledgement requests whose orders still wait for an outcome."""
     return ledger.load_waiting_acknowledgements(account, ship_from_party_id=ship_from_party_id)
+
+# inbound files -------------------------------------------------------------------------------------------
+
+
+@side_effect_task(name="record-file-received")
+def record_file_received(ledger: Ledger, account: str, warehouse: str, kind: str, name: str, checksum: str) -> bool:
+    """Register an inbound file by name and checksum; False when it was already received."""
+    return ledger.record_file_received(account, warehouse, kind, name, checksum)
+
+
+@side_effect_task(name="mark-file")
+def mark_file(
+    ledger: Ledger, account: str, warehouse: str, name: str, checksum: str, outcome: FileOutcome, detail: str | None
+) -> None:
+    """Record where an inbound file ended (archived or quarantined)."""
+    ledger.mark_file(account, warehouse, name, checksum, outcome, detail)
+
+
+# inventory -----------------------------------------------------------------------------------------------
+
+
+@side_effect_task(name="load-inventory-feed")
+def load_inventory_feed(ledger: Ledger, account: str, warehouse: str, file: str, checksum: str) -> InventoryFeed | None:
+    """Load the feed recorded for one stock file, if any."""
+    return ledger.load_inventory_feed(account, warehouse, file, checksum)
+
+
+@side_effect_task(name="load-unfinished-inventory-feeds")
+def load_unfinished_inventory_feeds(ledger: Ledger, account: str, warehouse: str) -> list[InventoryFeed]:
+    """Load a warehouse's feeds that a run left half sent."""
+    return ledger.load_inventory_feeds(account, warehouse, states=[FeedState.SENDING])
+
+
+@side_effect_task(name="load-inventory-baseline")
+def load_inventory_baseline(ledger: Ledger, account: str, warehouse: str) -> InventoryBaseline:
+    """Load the last accepted feed and its stock, and what newer unsettled feeds sent."""
+    return ledger.load_inventory_baseline(account, warehouse)
+
+
+@side_effect_task(name="record-inventory-feed")
+def record_inventory_feed(
+    ledger: Ledger, account: str, warehouse: str, file: str, checksum: str, plan: FeedPlan, items: FeedItems
+) -> InventoryFeed:
+    """Record a feed (held, or its items and requests) before anything is sent."""
+    return ledger.record_inventory_feed(account, warehouse, file, checksum, plan, items)
+
+
+@side_effect_task(name="claim-inventory-chunk", task_run_name="claim-inventory-chunk-{feed_id}-{chunk}")
+def claim_inventory_chunk(ledger: Ledger, feed_id: int, chunk: int) -> bool:
+    """Claim one request of a feed before it is sent."""
+    return ledger.claim_inventory_chunk(feed_id, chunk)
+
+
+@side_effect_task(name="load-inventory-chunk", task_run_name="load-inventory-chunk-{feed_id}-{chunk}")
+def load_inventory_chunk(ledger: Ledger, feed_id: int, chunk: int) -> FeedItems:
+    """Load the items one request of a feed carries."""
+    return ledger.load_inventory_chunk(feed_id, chunk)
+
+
+@side_effect_task(name="mark-inventory-chunk", task_run_name="mark-inventory-chunk-{feed_id}-{chunk}-{state}")
+def mark_inventory_chunk(
+    ledger: Ledger,
+    feed_id: int,
+    chunk: int,
+    state: ChunkState,
+    transaction_id: str | None = None,
+    detail: str | None = None,
+) -> InventoryFeed:
+    """Record how one request of a feed ended (its transaction id when Amazon answered)."""
+    return ledger.mark_inventory_chunk(feed_id, chunk, state, transaction_id=transaction_id, detail=detail)
+
+
+@side_effect_task(name="supersede-inventory-feed", task_run_name="supersede-inventory-feed-{feed_id}")
+def supersede_inventory_feed(ledger: Ledger, feed_id: int) -> InventoryFeed:
+    """Stop a half-sent feed because a newer stock file came."""
+    return ledger.supersede_inventory_feed(feed_id)

@@ -19,11 +19,18 @@ from datetime import UTC, datetime
 from tasks.core import states
 from tasks.core.errors import DataError, NotFoundError, PermanentError, RequestRefusedError
 from tasks.core.models import (
+    EMPTY_FEED_ITEMS,
     AmazonErrorDetail,
     AmazonOrderStatus,
+    ChunkState,
     DownloadOutcome,
+    FeedItems,
+    FeedPlan,
+    FeedState,
     FileOutcome,
     InboundFile,
+    InventoryBaseline,
+    InventoryFeed,
     InventoryUpdate,
     LedgerOrder,
     LedgerTransaction,
@@ -214,6 +221,24 @@ class _File:
     updated_at: datetime | None = None
 
 
+@dataclass
+class _Chunk:
+    state: ChunkState = ChunkState.PENDING
+    transaction_id: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class _Feed:
+    feed: InventoryFeed
+    chunks: list[_Chunk]
+    items: FeedItems
+
+
+_SUPERSEDED_CHUNKS = {ChunkState.PENDING: ChunkState.CANCELLED, ChunkState.SENDING: ChunkState.UNKNOWN}
+_CHUNK_OUTCOMES = {ChunkState.SENT, ChunkState.UNKNOWN, ChunkState.REFUSED, ChunkState.PENDING}
+
+
 class FakeLedger:
     """The Ledger in dicts, with the same state machine and claim semantics as the SQL ledger."""
 
@@ -225,6 +250,9 @@ class FakeLedger:
         self.requests: dict[tuple[str, str], WaitingAcknowledgement] = {}  # acknowledgement requests (orders=0)
         self.files: list[_File] = []
         self.purged: list[tuple[str, PurgedFile]] = []
+
+        self.feeds: dict[int, _Feed] = {}
+        self._feed_ids = itertools.count(1)
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -450,6 +478,8 @@ class FakeLedger:
         self.transactions[status.transaction_id] = replace(
             known, status=status.status, errors=errors, updated_at=self.clock()
         )
+        if status.status is not TransactionState.PROCESSING:
+            self._settle_inventory_transaction(status)
 
     def load_transactions(
         self, account: str | None = None, *, pending_only: bool = False
@@ -531,6 +561,190 @@ class FakeLedger:
             if (account is None or acct == account) and (since is None or p.purged_at >= since)
         ]
 
+    # inventory ------------------------------------------------------------------------------------------
+
+    def load_inventory_feed(self, account: str, warehouse: str, file: str, checksum: str) -> InventoryFeed | None:
+        self.faults.check("load_inventory_feed")
+        found = self._feed_of(account, warehouse, file, checksum)
+        return None if found is None else self._view(found)
+
+    def load_inventory_feeds(
+        self, account: str | None = None, warehouse: str | None = None, *, states: Collection[FeedState] | None = None
+    ) -> list[InventoryFeed]:
+        self.faults.check("load_inventory_feeds")
+        return [
+            self._view(held)
+            for _, held in sorted(self.feeds.items(), reverse=True)
+            if (account is None or held.feed.account == account)
+            and (warehouse is None or held.feed.warehouse == warehouse)
+            and (states is None or held.feed.state in states)
+        ]
+
+    def load_inventory_baseline(self, account: str, warehouse: str) -> InventoryBaseline:
+        self.faults.check("load_inventory_baseline")
+        mine = {i: f for i, f in self.feeds.items() if (f.feed.account, f.feed.warehouse) == (account, warehouse)}
+        accepted_ids = [i for i, f in mine.items() if f.feed.state is FeedState.ACCEPTED]
+        last = max(accepted_ids, default=0)
+        parts = [
+            _sent_items(f.items)
+            for i, f in sorted(mine.items())
+            if i > last and f.feed.state not in (FeedState.HELD, FeedState.ACCEPTED)
+        ]
+        pending = FeedItems(*(tuple(v for part in parts for v in getattr(part, name)) for name in _ITEM_FIELDS))
+        if not last:
+            return InventoryBaseline(None, EMPTY_FEED_ITEMS, pending)
+        return InventoryBaseline(self._view(mine[last]), mine[last].items, pending)
+
+    def record_inventory_feed(
+        self, account: str, warehouse: str, file: str, checksum: str, plan: FeedPlan, items: FeedItems
+    ) -> InventoryFeed:
+        self.faults.check("record_inventory_feed")
+        known = self._feed_of(account, warehouse, file, checksum)
+        if known is not None and known.feed.state is not FeedState.HELD:
+            return self._view(known)
+        state = FeedState.HELD if plan.held else FeedState.ACCEPTED if plan.chunks == 0 else FeedState.SENDING
+        now = self.clock()
+        feed_id = known.feed.feed_id if known is not None else next(self._feed_ids)
+        feed = InventoryFeed(
+            feed_id=feed_id,
+            account=account,
+            warehouse=warehouse,
+            warehouse_id=plan.warehouse_id,
+            file=file,
+            checksum=checksum,
+            mode=plan.mode,
+            state=state,
+            forced=plan.forced,
+            items=plan.items,
+            total_quantity=plan.total_quantity,
+            sent_items=plan.sent_items,
+            zeros=plan.zeros,
+            chunk_states=(),
+            transaction_ids=(),
+            detail=plan.detail,
+            created_at=known.feed.created_at if known is not None else now,
+            updated_at=now,
+        )
+        if state is FeedState.HELD:
+            self.feeds[feed_id] = _Feed(feed, [], EMPTY_FEED_ITEMS)
+        else:
+            chunks = sorted({c for c in items.chunks if c is not None})
+            if chunks != list(range(len(chunks))):
+                raise DataError("chunks must be numbered from 0 without gaps", subject=file)
+            self.feeds[feed_id] = _Feed(feed, [_Chunk() for _ in chunks], items)
+            if state is FeedState.ACCEPTED:
+                self._after_accept(account, warehouse)
+        return self._view(self.feeds[feed_id])
+
+    def claim_inventory_chunk(self, feed_id: int, chunk: int) -> bool:
+        self.faults.check("claim_inventory_chunk")
+        held = self.feeds[feed_id]
+        if held.feed.state is not FeedState.SENDING or held.chunks[chunk].state is not ChunkState.PENDING:
+            return False
+        held.chunks[chunk].state = ChunkState.SENDING
+        return True
+
+    def load_inventory_chunk(self, feed_id: int, chunk: int) -> FeedItems:
+        self.faults.check("load_inventory_chunk")
+        items = self.feeds[feed_id].items
+        rows = [i for i, c in enumerate(items.chunks) if c == chunk]
+        return FeedItems(*(tuple(getattr(items, name)[i] for i in rows) for name in _ITEM_FIELDS))
+
+    def mark_inventory_chunk(
+        self,
+        feed_id: int,
+        chunk: int,
+        state: ChunkState,
+        *,
+        transaction_id: str | None = None,
+        detail: str | None = None,
+    ) -> InventoryFeed:
+        self.faults.check("mark_inventory_chunk")
+        if state not in _CHUNK_OUTCOMES or (state is ChunkState.SENT) != (transaction_id is not None):
+            raise DataError(f"a claimed chunk cannot become {state} like this", subject=f"feed {feed_id}")
+        held = self.feeds[feed_id]
+        one = held.chunks[chunk]
+        if one.state is not ChunkState.SENDING:
+            if (one.state, one.transaction_id) == (state, transaction_id):
+                return self._view(held)
+            raise DataError(f"chunk {chunk} is {one.state}, not in flight", subject=f"inventory feed {feed_id}")
+        if transaction_id is not None:
+            self._record_transaction(
+                held.feed.account, transaction_id, TransactionKind.INVENTORY_UPDATE, [held.feed.warehouse_id]
+            )
+        one.state, one.transaction_id, one.detail = state, transaction_id, detail
+        self._settle_feed(held)
+        return self._view(held)
+
+    def supersede_inventory_feed(self, feed_id: int) -> InventoryFeed:
+        self.faults.check("supersede_inventory_feed")
+        held = self.feeds[feed_id]
+        if held.feed.state in (FeedState.SENDING, FeedState.HELD):
+            held.feed = replace(held.feed, state=FeedState.SUPERSEDED, updated_at=self.clock())
+            for one in held.chunks:
+                one.state = _SUPERSEDED_CHUNKS.get(one.state, one.state)
+        return self._view(held)
+
+    def _feed_of(self, account: str, warehouse: str, file: str, checksum: str) -> _Feed | None:
+        for held in self.feeds.values():
+            f = held.feed
+            if (f.account, f.warehouse, f.file, f.checksum) == (account, warehouse, file, checksum):
+                return held
+        return None
+
+    def _view(self, held: _Feed) -> InventoryFeed:
+        return replace(
+            held.feed,
+            chunk_states=tuple(c.state for c in held.chunks),
+            transaction_ids=tuple(c.transaction_id for c in held.chunks if c.transaction_id),
+        )
+
+    def _set_state(self, held: _Feed, state: FeedState, detail: str | None = None) -> None:
+        held.feed = replace(held.feed, state=state, detail=detail or held.feed.detail, updated_at=self.clock())
+
+    def _settle_feed(self, held: _Feed) -> None:
+        states_now = {c.state for c in held.chunks}
+        if held.feed.state is not FeedState.SENDING or states_now & {ChunkState.PENDING, ChunkState.SENDING}:
+            return
+        if ChunkState.REFUSED in states_now:
+            self._set_state(held, FeedState.FAILED)
+        elif states_now & {ChunkState.UNKNOWN, ChunkState.CANCELLED}:
+            self._set_state(held, FeedState.UNKNOWN)
+        else:
+            self._set_state(held, FeedState.SENT)
+            self._accept_if_settled(held)
+
+    def _accept_if_settled(self, held: _Feed) -> None:
+        outcomes = [self.transactions[c.transaction_id].status for c in held.chunks if c.transaction_id]
+        if TransactionState.FAILURE in outcomes:
+            self._set_state(held, FeedState.FAILED, "Amazon reported a Failure for one of its transactions")
+        elif len(outcomes) == len(held.chunks) and set(outcomes) <= {TransactionState.SUCCESS}:
+            if held.feed.state is FeedState.SENT:
+                self._set_state(held, FeedState.ACCEPTED)
+                self._after_accept(held.feed.account, held.feed.warehouse)
+
+    def _after_accept(self, account: str, warehouse: str) -> None:
+        mine = [i for i, f in self.feeds.items() if (f.feed.account, f.feed.warehouse) == (account, warehouse)]
+        last = max(i for i in mine if self.feeds[i].feed.state is FeedState.ACCEPTED)
+        for i in mine:
+            if i < last:
+                self.feeds[i].items = EMPTY_FEED_ITEMS
+
+    def _settle_inventory_transaction(self, status: TransactionStatus) -> None:
+        for held in self.feeds.values():
+            if any(c.transaction_id == status.transaction_id for c in held.chunks):
+                if status.status is TransactionState.FAILURE:
+                    if held.feed.state not in (FeedState.HELD, FeedState.FAILED):
+                        codes = ", ".join(e.code for e in status.errors) or "no error code"
+                        self._set_state(
+                            held,
+                            FeedState.FAILED,
+                            f"Amazon reported Failure for transaction {status.transaction_id} ({codes})",
+                        )
+                elif held.feed.state is FeedState.SENT:
+                    self._accept_if_settled(held)
+                return
+
     # helpers --------------------------------------------------------------------------------------------
 
     def states(self, account: str) -> dict[str, OrderState]:
@@ -582,6 +796,14 @@ class FakeLedger:
             if (r.account, r.warehouse, r.name, r.checksum) == (account, warehouse, name, checksum):
                 return found
         return None
+
+
+_ITEM_FIELDS = ("keys", "vendor_skus", "asins", "quantities", "chunks")
+
+
+def _sent_items(items: FeedItems) -> FeedItems:
+    rows = [i for i, chunk in enumerate(items.chunks) if chunk is not None]
+    return FeedItems(*(tuple(getattr(items, name)[i] for i in rows) for name in _ITEM_FIELDS))
 
 
 # ------------------------------------------------------------------------------------------------ warehouse

@@ -157,3 +157,62 @@ purged_files = sa.Table(
     sa.Column("purged_at", UtcDateTime, nullable=False),
     sa.Index("ix_purged_files_account_purged_at", "account", "purged_at"),
 )
+
+# Inventory feeds: one per stock file (name + checksum) of a warehouse, its requests (chunks), and the stock it
+# carries — SKUs and quantities only, needed by the guard and the delta of the next feed.
+inventory_feeds = sa.Table(
+    "inventory_feeds",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(64), nullable=False),
+    sa.Column("warehouse", sa.String(64), nullable=False),
+    sa.Column("warehouse_id", sa.String(64), nullable=False),
+    sa.Column("file", sa.String(255), nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("forced", sa.Boolean, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("total_quantity", sa.BigInteger, nullable=False),
+    sa.Column("sent_items", sa.Integer, nullable=False),
+    sa.Column("zeros", sa.Integer, nullable=False),
+    sa.Column("detail", sa.String(1000)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("account", "warehouse", "file", "checksum", name="uq_inventory_feeds_file"),
+    sa.Index("ix_inventory_feeds_state", "account", "warehouse", "state"),
+)
+
+inventory_chunks = sa.Table(
+    "inventory_chunks",
+    metadata,
+    sa.Column(
+        "feed_id",
+        sa.Integer,
+        sa.ForeignKey("inventory_feeds.id", name="fk_inventory_chunks_feed", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("chunk", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("transaction_id", sa.String(128), unique=True),
+    sa.Column("detail", sa.String(1000)),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+inventory_items = sa.Table(
+    "inventory_items",
+    metadata,
+    sa.Column(
+        "feed_id",
+        sa.Integer,
+        sa.ForeignKey("inventory_feeds.id", name="fk_inventory_items_feed", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("item", sa.String(64), primary_key=True),  # the identifier Amazon knows it by
+    sa.Column("vendor_sku", sa.String(64)),
+    sa.Column("asin", sa.String(16)),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("chunk", sa.Integer),  # the request that carries it; null = not sent (unchanged)
+    sa.Index("ix_inventory_items_chunk", "feed_id", "chunk"),
+)

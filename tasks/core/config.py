@@ -119,8 +119,8 @@ class FileOptions(_Strict):
     encoding: str = "utf-8"
     date_format: str = "%Y-%m-%d"
     datetime_format: str = "%Y-%m-%dT%H:%M:%SZ"
-    # our column name -> the warehouse's header, per file kind (orders, shipments, stock)
-    columns: dict[Literal["orders", "shipments", "stock"], dict[str, str]] = Field(default_factory=dict)
+    # our column name -> the warehouse's header, per file kind (orders, shipments, stock, the SKU map)
+    columns: dict[Literal["orders", "shipments", "stock", "sku_map"], dict[str, str]] = Field(default_factory=dict)
     # our column name -> other headers accepted for it on inbound files
     header_aliases: dict[str, list[str]] = Field(default_factory=dict)
     # dates further back than this are refused as implausible: a spreadsheet's empty date (1899-12-30), the Unix
@@ -136,12 +136,29 @@ class WarehouseSchedules(_Strict):
     timezone: str = "UTC"
 
 
+class InventoryOptions(_Strict):
+    """How the warehouse's stock file becomes Amazon's inventory for its one Amazon warehouse (push-inventory)."""
+
+    # full: one request with isFullUpdate=true, Amazon zeroes every item left out (catalogues up to ~30,000 SKUs);
+    # delta: only what changed since the last accepted feed, as partial updates in chunks
+    mode: Literal["full", "delta"] = "full"
+    # hold the feed when its SKU count or total quantity fell by more than this share against the last accepted one
+    guard_share: float = Field(0.5, gt=0, le=1)
+    # the item's identity at Amazon: vendor_sku (vendorProductIdentifier) or asin (buyerProductIdentifier);
+    # the other one is sent too whenever it is known
+    identifier: Literal["vendor_sku", "asin"] = "vendor_sku"
+    # a CSV mapping the warehouse's item codes to vendor SKUs and/or ASINs, for 3PLs with their own codes
+    sku_map: Path | None = None
+    delta_chunk_size: int = Field(5000, ge=1, le=50_000)  # items per partial update in delta mode
+
+
 class Warehouse(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     ship_from_party_id: str = Field(min_length=1)  # = the Amazon warehouse code
     drop: Drop
     files: FileOptions = FileOptions()
     schedules: WarehouseSchedules = WarehouseSchedules()
+    inventory: InventoryOptions = InventoryOptions()
 
 
 class OrderDownload(_Strict):

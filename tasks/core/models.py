@@ -162,7 +162,7 @@ class ShipmentConfirmation:
 
 @dataclass(frozen=True)
 class InventoryItem:
-    vendor_product_identifier: str
+    vendor_product_identifier: str | None  # None when Amazon knows the item by its ASIN only
     available_quantity: int
     buyer_product_identifier: str | None = None
     is_obsolete: bool = False
@@ -327,3 +327,107 @@ class PurgedFile:
     folder: str
     name: str
     purged_at: datetime
+
+# ------------------------------------------------------------------------------------------------ inventory
+
+
+class FeedMode(enum.StrEnum):
+    FULL = "full"  # isFullUpdate=true: one request, Amazon zeroes every item left out
+    DELTA = "delta"  # partial updates of what changed since the last accepted feed, in chunks
+
+
+class FeedState(enum.StrEnum):
+    """Where an inventory feed is; the ledger moves it, poll-transactions settles it."""
+
+    HELD = "held"  # the guard kept it back; nothing sent (sent later with force)
+    SENDING = "sending"  # intent recorded: its items and chunks are in the ledger, requests go out
+    SENT = "sent"  # every chunk has a transaction id; Amazon has not decided yet
+    ACCEPTED = "accepted"  # every transaction ended in Success: Amazon shows this stock
+    FAILED = "failed"  # Amazon refused a request or a transaction ended in Failure
+    UNKNOWN = "unknown"  # a request may or may not have reached Amazon; it is never resent
+    SUPERSEDED = "superseded"  # a newer stock file came before this feed was sent whole; the rest is not sent
+
+
+class ChunkState(enum.StrEnum):
+    """One request of a feed (a full feed has one, a delta feed one per chunk)."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed; the request is in flight
+    SENT = "sent"  # Amazon answered with a transaction id
+    UNKNOWN = "unknown"  # in flight when its run died, or sent without a readable answer
+    REFUSED = "refused"  # Amazon refused it as invalid (400/413): nothing was applied
+    CANCELLED = "cancelled"  # never sent: its feed was superseded
+
+
+@dataclass(frozen=True)
+class FeedItems:
+    """Items of a feed, column by column (one entry per item at Amazon): SKUs and quantities, no PII.
+
+    `chunks` says which request carries the item; None means it is not sent (unchanged in a delta feed).
+    """
+
+    keys: tuple[str, ...]  # the identifier Amazon knows the item by (vendor SKU or ASIN, as configured)
+    vendor_skus: tuple[str | None, ...]
+    asins: tuple[str | None, ...]
+    quantities: tuple[int, ...]
+    chunks: tuple[int | None, ...]
+
+    def __post_init__(self) -> None:
+        lengths = {len(self.keys), len(self.vendor_skus), len(self.asins), len(self.quantities), len(self.chunks)}
+        if len(lengths) > 1:
+            raise ValueError("FeedItems columns must all have the same length")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+EMPTY_FEED_ITEMS = FeedItems((), (), (), (), ())
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """What a run decided for one stock file, recorded before anything is sent."""
+
+    mode: FeedMode
+    warehouse_id: str  # the Amazon warehouse code
+    held: bool  # the guard kept it back: nothing is sent
+    forced: bool  # a person sent it past the guard
+    items: int  # items in the feed's stock (the file's rows, mapped)
+    total_quantity: int
+    sent_items: int  # items in the requests
+    zeros: int  # items sent with quantity 0
+    chunks: int  # requests
+    detail: str | None = None  # the guard's verdict when held
+
+
+@dataclass(frozen=True)
+class InventoryFeed:
+    """One stock file's feed as the ledger keeps it."""
+
+    feed_id: int
+    account: str
+    warehouse: str
+    warehouse_id: str
+    file: str
+    checksum: str
+    mode: FeedMode
+    state: FeedState
+    forced: bool
+    items: int
+    total_quantity: int
+    sent_items: int
+    zeros: int
+    chunk_states: tuple[ChunkState, ...]  # by chunk number
+    transaction_ids: tuple[str, ...]  # of the chunks Amazon answered, by chunk number
+    detail: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InventoryBaseline:
+    """What Amazon holds for a warehouse as far as the ledger knows: the guard and the delta compare against it."""
+
+    accepted: InventoryFeed | None  # the last accepted feed
+    levels: FeedItems  # the stock that feed carried (all its items)
+    pending: FeedItems  # items sent by newer feeds Amazon has not settled (sent, sending or unknown)

@@ -10,9 +10,15 @@ from typing import Literal, Protocol
 
 from tasks.core.models import (
     AmazonOrderStatus,
+    ChunkState,
     DownloadOutcome,
+    FeedItems,
+    FeedPlan,
+    FeedState,
     FileOutcome,
     InboundFile,
+    InventoryBaseline,
+    InventoryFeed,
     InventoryUpdate,
     LedgerOrder,
     LedgerTransaction,
@@ -172,7 +178,10 @@ class Ledger(Protocol):
         ...
 
     def record_transaction_status(self, status: TransactionStatus) -> None:
-        """Store the latest outcome Amazon reported for a transaction."""
+        """Store the latest outcome Amazon reported for a transaction, and what it means for its subject.
+
+        inventory_update: a Failure fails its feed; the last Success of a sent feed makes it the accepted one.
+        """
         ...
 
     def load_transactions(
@@ -226,6 +235,60 @@ class Ledger(Protocol):
         self, account: str | None = None, *, ship_from_party_id: str | None = None
     ) -> list[WaitingAcknowledgement]:
         """Acknowledgement requests that still have orders in 'acknowledging', oldest first (recovery, status)."""
+        ...
+
+    # inventory ----------------------------------------------------------------------------------------------
+    def load_inventory_feed(self, account: str, warehouse: str, file: str, checksum: str) -> InventoryFeed | None:
+        """The feed recorded for one stock file (name + checksum) of a warehouse, if any."""
+        ...
+
+    def load_inventory_feeds(
+        self, account: str | None = None, warehouse: str | None = None, *, states: Collection[FeedState] | None = None
+    ) -> list[InventoryFeed]:
+        """Inventory feeds, newest first, optionally only those in the given states."""
+        ...
+
+    def load_inventory_baseline(self, account: str, warehouse: str) -> InventoryBaseline:
+        """The last accepted feed with the stock it carried, and the items newer unsettled feeds sent."""
+        ...
+
+    def record_inventory_feed(
+        self, account: str, warehouse: str, file: str, checksum: str, plan: FeedPlan, items: FeedItems
+    ) -> InventoryFeed:
+        """Record a stock file's feed before anything is sent, in one transaction.
+
+        A held plan keeps no items; otherwise the feed is `sending` with its items and its chunks `pending`
+        (no chunk at all: accepted at once, Amazon already shows that stock). A feed already recorded for
+        this file is returned unchanged unless it was held.
+        """
+        ...
+
+    def claim_inventory_chunk(self, feed_id: int, chunk: int) -> bool:
+        """Claim a pending chunk of a sending feed for its request; False when someone else has it or it is over."""
+        ...
+
+    def load_inventory_chunk(self, feed_id: int, chunk: int) -> FeedItems:
+        """The items one request of a feed carries."""
+        ...
+
+    def mark_inventory_chunk(
+        self,
+        feed_id: int,
+        chunk: int,
+        state: ChunkState,
+        *,
+        transaction_id: str | None = None,
+        detail: str | None = None,
+    ) -> InventoryFeed:
+        """Record how a claimed chunk's request ended: sent (its transaction recorded as Processing), unknown,
+        refused, or pending again (provably not applied). Once no chunk is pending or in flight the feed becomes
+        sent, unknown or failed. An inventory transaction's outcome later makes it accepted or failed
+        (record_transaction_status)."""
+        ...
+
+    def supersede_inventory_feed(self, feed_id: int) -> InventoryFeed:
+        """Stop a held or half-sent feed for a newer file: pending chunks are cancelled, chunks in flight become
+        unknown. A feed in any other state is returned unchanged."""
         ...
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import pandera.polars as pa
 import polars as pl
 
-InboundKind = Literal["shipments", "stock"]
+InboundKind = Literal["shipments", "stock", "sku_map"]
 ValueKind = Literal["text", "integer", "decimal", "datetime", "unit"]
 
 
@@ -49,7 +49,18 @@ STOCK_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("asin", "text", False, "ASIN must be 10 capital letters or digits", 10, True),
 )
 
-COLUMNS: dict[InboundKind, tuple[ColumnSpec, ...]] = {"shipments": SHIPMENT_COLUMNS, "stock": STOCK_COLUMNS}
+# The optional per-warehouse SKU map (inventory.sku_map): the 3PL's item code -> what Amazon knows the item by.
+SKU_MAP_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("warehouse_sku", "text", True, "warehouse SKU must not be empty", 64),
+    ColumnSpec("vendor_sku", "text", False, "vendor SKU must not be empty", 64),
+    ColumnSpec("asin", "text", False, "ASIN must be 10 capital letters or digits", 10),
+)
+
+COLUMNS: dict[InboundKind, tuple[ColumnSpec, ...]] = {
+    "shipments": SHIPMENT_COLUMNS,
+    "stock": STOCK_COLUMNS,
+    "sku_map": SKU_MAP_COLUMNS,
+}
 
 _MAX = 100_000.0  # no parcel weighs or measures this much; catches "inf" and misplaced decimal points
 _UTC_DATETIME = Annotated[pl.Datetime, "us", "UTC"]
@@ -57,7 +68,12 @@ _UTC_DATETIME = Annotated[pl.Datetime, "us", "UTC"]
 # Dataframe-level checks report against the whole row; these say which column a person should look at.
 NEED_ITEM_ID = "give an item sequence number or a vendor SKU"
 DIMENSIONS_TOGETHER = "length, width, height and dimension unit must be given together"
-CHECK_COLUMNS = {NEED_ITEM_ID: "item_sequence_number", DIMENSIONS_TOGETHER: "dimension_unit"}
+NEED_AMAZON_ID = "give a vendor SKU or an ASIN for the warehouse SKU"
+CHECK_COLUMNS = {
+    NEED_ITEM_ID: "item_sequence_number",
+    DIMENSIONS_TOGETHER: "dimension_unit",
+    NEED_AMAZON_ID: "vendor_sku",
+}
 
 
 def _max_length(columns: tuple[ColumnSpec, ...], name: str) -> int:
@@ -122,4 +138,25 @@ class StockRow(pa.DataFrameModel):
         strict = True
 
 
-MODELS: dict[InboundKind, type[pa.DataFrameModel]] = {"shipments": ShipmentRow, "stock": StockRow}
+def _map_len(name: str) -> dict[str, int]:
+    return {"min_value": 1, "max_value": _max_length(SKU_MAP_COLUMNS, name)}
+
+
+class SkuMapRow(pa.DataFrameModel):
+    """One warehouse item code and the vendor SKU and/or ASIN Amazon knows it by (row = line number in the file)."""
+
+    row: int = pa.Field(ge=2)
+    warehouse_sku: str = pa.Field(str_length=_map_len("warehouse_sku"))
+    vendor_sku: str = pa.Field(nullable=True, str_length=_map_len("vendor_sku"))
+    asin: str = pa.Field(nullable=True, str_matches=r"^[A-Z0-9]{10}$")
+
+    class Config:
+        strict = True
+
+    @pa.dataframe_check(error=NEED_AMAZON_ID)
+    @classmethod
+    def _amazon_identified(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("vendor_sku").is_not_null() | pl.col("asin").is_not_null())
+
+
+MODELS: dict[InboundKind, type[pa.DataFrameModel]] = {"shipments": ShipmentRow, "stock": StockRow, "sku_map": SkuMapRow}

@@ -102,6 +102,11 @@ def validate_stock(
     return _validate(data, "stock", options, file_name=file_name, now=now or datetime.now(UTC))
 
 
+def validate_sku_map(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
+    """Validate a SKU map file: each warehouse SKU, vendor SKU and ASIN at most once, each row naming an Amazon id."""
+    return _validate(data, "sku_map", options, file_name=file_name, now=datetime.now(UTC))
+
+
 def validate_data(
     data: bytes,
     kind: Literal["shipments", "stock"],
@@ -149,7 +154,12 @@ def _validate(
     damage = _damage_checks(table.frame, typed, specs, options, now)
     cast_errors = _with_hints(cast_errors, specs)
     row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
-    extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
+    if kind == "shipments":
+        extra = _shipment_checks(table.frame, typed, now)
+    elif kind == "stock":
+        extra = _stock_checks(table.frame)
+    else:
+        extra = [_repeated(table.frame, name, label) for name, label in _SKU_MAP_KEYS]
     # A line wrong as a whole (the wrong number of fields: values in the wrong columns; a repeated header) has
     # only that said of it. Of the problems named for one cell, the first is the most specific (a NUL, 7.9E+11).
     whole_lines = file_errors.filter(pl.col("row").is_not_null() & pl.col("column").is_null())["row"].implode()
@@ -302,18 +312,26 @@ def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> 
 
 
 def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:
+    return [_repeated(text, "vendor_sku", "SKU")]
+
+
+# A map is a function: one line per warehouse SKU, and no two warehouse SKUs for one Amazon item.
+_SKU_MAP_KEYS = (("warehouse_sku", "warehouse SKU"), ("vendor_sku", "vendor SKU"), ("asin", "ASIN"))
+
+
+def _repeated(text: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
+    reason = f"{label} is listed {{}} times (first on line {{}}); list each {label} once"
     repeated = (
-        text.filter(pl.col("vendor_sku").is_not_null())
+        text.filter(pl.col(column).is_not_null())
         .with_columns(
-            pl.len().over("vendor_sku").alias("times"),
-            pl.col("row").min().over("vendor_sku").alias("first"),
+            pl.len().over(column).alias("times"),
+            pl.col("row").min().over(column).alias("first"),
         )
         .filter(pl.col("times") > 1)
-        .select("row", pl.lit("vendor_sku").alias("column"), pl.col("vendor_sku").alias("value"),
-                pl.format("SKU is listed {} times (first on line {}); list each SKU once", "times", "first")
-                .alias("reason"))
+        .select("row", pl.lit(column).alias("column"), pl.col(column).alias("value"),
+                pl.format(reason, "times", "first").alias("reason"))
     )
-    return [repeated.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
+    return repeated.cast(ERROR_SCHEMA)  # type: ignore[arg-type]
 
 
 def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame, tuple[str, ...]]:

@@ -7,7 +7,7 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Cycle:
     runtime: Runtime
     ledger: SqlLedger
     account: str = "acme"
+    sftp_servers: list[Any] = field(default_factory=list)  # one embedded server per warehouse, in order
 
     def admin(self, method: str, path: str, **kw: Any) -> Any:
         response = httpx.request(method, f"{self.sim.base_url}/_sim/{path}", timeout=10, **kw)
@@ -120,6 +121,8 @@ def make_cycle(
         sim_options: dict[str, Any] | None = None,
         secrets: dict[str, str] | None = None,
         sftp_key: Any = None,
+
+        inventory: dict[str, Any] | None = None,
     ) -> Cycle:
         """`secrets` replaces the E2E_* secret values; `sftp_key` (a ClientKey, its passphrase in secrets as
         E2E_SFTP_KEY_PASSPHRASE) makes the drops log in with that key, its text given through E2E_SFTP_KEY."""
@@ -180,7 +183,10 @@ def make_cycle(
                         "known_hosts": str(known),
                         "timeout_seconds": 10,
                         **key_login,
+
+                        "settle_seconds": 0.1,  # files are written whole before a test lists them
                     },
+                    "inventory": inventory or {},
                 }
             )
         settings = parse_config(
@@ -209,7 +215,14 @@ def make_cycle(
         stack.append(_Closing(runtime))
         stack.append(use_runtime(runtime))
         stack[-1].__enter__()
-        return Cycle(sim=sim, sftp_root=root, settings=settings, runtime=runtime, ledger=ledger)
+        return Cycle(
+            sim=sim,
+            sftp_root=root,
+            settings=settings,
+            runtime=runtime,
+            ledger=ledger,
+            sftp_servers=[s for s in stack if hasattr(s, "disconnect_all")],
+        )
 
     yield build
     for item in reversed(stack):

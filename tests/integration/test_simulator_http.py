@@ -451,8 +451,8 @@ def test_inventory_updates_through_python_amazon_sp_api(simulator_factory: Calla
     assert statuses[2]["errors"]["errors"][0]["code"] == "INVALID_WAREHOUSE_ID"
     assert {sku: item["availableQuantity"] for sku, item in sim.inventory("WH01").items()} == {"A": 3, "B": 0, "C": 9}
     assert sim.state_summary()["inventory"] == {
-        "WH01": {"skus": 3, "units": 12, "updates": 2},
-        "WH02": {"skus": 0, "units": 0, "updates": 0},
+        "WH01": {"skus": 3, "available_skus": 2, "units": 12, "updates": 2},
+        "WH02": {"skus": 0, "available_skus": 0, "units": 0, "updates": 0},
     }
 
 

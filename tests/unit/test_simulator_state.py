@@ -390,7 +390,7 @@ def _stock(full: bool, *items: tuple[str, int]) -> dict[str, Any]:
     }
 
 
-def test_full_inventory_replaces_and_partial_merges(clocks: Clocks) -> None:
+def test_full_inventory_zeroes_what_it_leaves_out_and_partial_merges(clocks: Clocks) -> None:
     state = make_state(clocks)
     assert (
         settled(state, clocks, state.submit_inventory("WH01", _stock(True, ("A", 5), ("B", 7))))["status"] == "Success"
@@ -400,8 +400,9 @@ def test_full_inventory_replaces_and_partial_merges(clocks: Clocks) -> None:
     )
     assert {k: v["availableQuantity"] for k, v in state.inventory("WH01").items()} == {"A": 5, "B": 1, "C": 2}
     assert settled(state, clocks, state.submit_inventory("WH01", _stock(True, ("C", 3))))["status"] == "Success"
-    assert {k: v["availableQuantity"] for k, v in state.inventory("WH01").items()} == {"C": 3}
-    assert state.summary()["inventory"]["WH01"] == {"skus": 1, "units": 3, "updates": 3}
+    # Amazon: "Any items not in the full feed are updated as not available" - they stay listed, at 0.
+    assert {k: v["availableQuantity"] for k, v in state.inventory("WH01").items()} == {"A": 0, "B": 0, "C": 3}
+    assert state.summary()["inventory"]["WH01"] == {"skus": 3, "available_skus": 1, "units": 3, "updates": 3}
 
 
 def test_inventory_for_an_unknown_warehouse_or_vendor_fails(clocks: Clocks) -> None:
