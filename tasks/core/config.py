@@ -12,6 +12,7 @@ from tasks.core.errors import ConfigError
 from tasks.core.models import Region
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_RETENTION_DAYS = 30  # Amazon Data Protection Policy: PII kept at most 30 days after delivery
 _URL_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@]*:[^/?#@]*@")
 
 
@@ -220,7 +221,17 @@ class Account(_Strict):
 class Settings(_Strict):
     ledger_url: str = "sqlite:///vdf-ledger.db"
     accounts: list[Account] = Field(min_length=1)
-    retention_days: int = Field(30, ge=1, le=30)  # Amazon allows at most 30 days of PII copies
+    retention_days: int = 30  # copies we keep on the drops (order files hold PII) are purged after this
+
+    @field_validator("retention_days")
+    @classmethod
+    def _within_amazon_limit(cls, value: int) -> int:
+        if not 1 <= value <= MAX_RETENTION_DAYS:
+            raise ValueError(
+                f"must be between 1 and {MAX_RETENTION_DAYS}: Amazon's Data Protection Policy allows keeping "
+                "copies of customer data at most 30 days"
+            )
+        return value
 
     @field_validator("ledger_url")
     @classmethod

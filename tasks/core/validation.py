@@ -388,7 +388,11 @@ def _damage_checks(
     floor = now - timedelta(days=options.oldest_date_days)
     texts = [spec for spec in specs if spec.kind == "text"]
     flags = text.select(
-        pl.col(spec.name).str.contains(_DAMAGE_IDENTIFIER if spec.identifier else _DAMAGE_TEXT).fill_null(False)
+        (
+            pl.col(spec.name).str.contains(_DAMAGE_IDENTIFIER) | pl.col(spec.name).str.contains('"', literal=True)
+            if spec.identifier
+            else pl.col(spec.name).str.contains(_DAMAGE_TEXT)
+        ).fill_null(False)
         for spec in texts
     )
     found = []
@@ -409,6 +413,10 @@ def _damage_checks(
                 " stands for a missing value; leave the cell empty or give the real one")))
             .when(value.str.contains(_TOTALS) & pl.lit(spec.identifier))
             .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(" is a report's totals row, not an item")))
+            .when(value.str.contains('"', literal=True) & pl.lit(spec.identifier))
+            .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
+                " holds a quote character: a space before an opening quote, or a quote inside a quoted value "
+                "that is not doubled, left it in the value")))
             .when(value.str.contains(_SCIENTIFIC))
             .then(pl.concat_str(pl.lit(f"{label} "), value, pl.lit(
                 " is in scientific notation: a spreadsheet turned the identifier into a number and lost its "

@@ -170,3 +170,10 @@ def test_a_ledger_url_with_a_password_is_refused_without_echoing_it() -> None:
     assert "ledger_url holds a password" in text and "PGPASSWORD" in text and "S3cretPw" not in text
     ok = parse_config({"ledger_url": "postgresql+psycopg://vdf@db.example:5432/vdf", "accounts": [_ACCOUNT]})
     assert ok.ledger_url.endswith("@db.example:5432/vdf")
+
+
+@pytest.mark.parametrize("days", [0, 31, 365])
+def test_retention_is_capped_at_what_amazon_allows(days: int) -> None:
+    with pytest.raises(ConfigError, match=r"retention_days: .*at most 30 days"):
+        parse_config({"retention_days": days, "accounts": [_ACCOUNT]})
+    assert parse_config({"accounts": [_ACCOUNT]}).retention_days == 30
