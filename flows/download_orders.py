@@ -18,6 +18,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
 from flows.runtime import Runtime, get_runtime
+from flows.shipping_documents import DocumentsReport, after_export, document_columns_for, prepare_documents
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.core.config import Account, Warehouse
 from tasks.core.errors import (
@@ -76,6 +77,7 @@ class WarehouseReport:
     problems: list[str] = field(default_factory=list)  # each fails the run: a person should look
     notes: list[str] = field(default_factory=list)
     ledger_states: str = ""  # the account's orders per state in the ledger after the run
+    documents: DocumentsReport = field(default_factory=DocumentsReport)  # labels, packing slips, cancellations
 
 
 def _flow_run_name() -> str:
@@ -212,6 +214,7 @@ def _process_warehouse(
             report.notes.append(f"removed {len(removed)} partial upload(s) left by an interrupted run")
         _finish_interrupted_exports(api, ledger, drop, account, warehouse, seen, report)
         _export(api, ledger, drop, account, warehouse, seen, report, now=now, run_tag=run_tag)
+        after_export(api, ledger, drop, account, warehouse, report, now=now, run_tag=run_tag)
 
 
 def _name_run_after_window(account: str, warehouse: str, window: str) -> None:
@@ -458,7 +461,8 @@ def _finish_interrupted_exports(
             continue
         details = _orders_with_details(api, ledger, account, group, seen, report)
         if details:
-            upload_file(drop, "orders", file_name, build_orders_file(list(details.values()), warehouse.files))
+            columns = document_columns_for(ledger, account, warehouse, list(details))
+            upload_file(drop, "orders", file_name, build_orders_file(list(details.values()), warehouse.files, columns))
         report.exported += len(mark_exported(ledger, account.name, file_name))
         report.files.append(file_name)
 
@@ -484,6 +488,9 @@ def _export(
         numbers = [o.purchase_order_number for o in cancelled]
         report.cancelled += len(mark_cancelled(ledger, account.name, quote(numbers)))
     exportable = [po for po, o in details.items() if o.status is not AmazonOrderStatus.CANCELLED]
+    documents = prepare_documents(api, ledger, drop, account, warehouse, {po: details[po] for po in exportable},
+                                  report, now=now)
+    exportable = documents.ready
     if not exportable:
         return
     file_name = orders_file_name(account.name, warehouse.name, now, run_tag)
@@ -492,7 +499,7 @@ def _export(
         return
     claimed_set = set(claimed)
     rows = [details[po] for po in exportable if po in claimed_set]
-    upload_file(drop, "orders", file_name, build_orders_file(rows, warehouse.files))
+    upload_file(drop, "orders", file_name, build_orders_file(rows, warehouse.files, documents.columns))
     report.exported += len(mark_exported(ledger, account.name, file_name))
     report.files.append(file_name)
 
@@ -524,6 +531,7 @@ def _as_row(report: WarehouseReport) -> dict[str, object]:
         "problems": " / ".join(report.problems),
         "notes": " / ".join(report.notes),
         "ledger_states": report.ledger_states,
+        **report.documents.as_row(),
     }
 
 

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import NamedTuple, get_args
 
 from tasks.core.config import Folders
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
@@ -23,7 +23,7 @@ DEFAULT_SETTLE_SECONDS = 2.0
 MAX_NAME_ATTEMPTS = 100
 
 _PARTIAL = re.compile(r"\.part[^.]*$", re.IGNORECASE)  # ours are `<name>.part-<uuid>`; others use .part/.partial
-_FOLDERS: tuple[Folder, ...] = ("orders", "shipments", "inventory", "archive", "error")
+_FOLDERS: tuple[Folder, ...] = get_args(Folder)
 _PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EROFS}
 
 

@@ -84,6 +84,16 @@ def validate_stock(
     return _validate(data, "stock", options, file_name=file_name, now=now or datetime.now(UTC))
 
 
+def validate_packages(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
+    """Validate a warehouse packages file; an order with any bad row is held back whole, the others proceed."""
+    return _validate(data, "packages", options, file_name=file_name, now=datetime.now(UTC))
+
+
+def validate_package_profile(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
+    """Validate a per-SKU package profile; every SKU must appear once, rows with problems are left out."""
+    return _validate(data, "package_profile", options, file_name=file_name, now=datetime.now(UTC))
+
+
 def validate_data(
     data: bytes,
     kind: Literal["shipments", "stock"],
@@ -125,14 +135,20 @@ def _validate(
         return ValidationResult(file_name, kind, 0, typed.clear(), file_errors, readable=False)
 
     row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
-    extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
+    extra = (
+        _shipment_checks(table.frame, typed, now)
+        if kind == "shipments"
+        else _stock_checks(table.frame)
+        if kind in ("stock", "package_profile")  # each SKU once
+        else []
+    )
     errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
 
     bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
     keep = ~pl.col("row").is_in(bad_rows.implode())
-    if kind == "shipments":
-        held_errors, held = _hold_orders(table.frame, bad_rows)
+    if kind in ("shipments", "packages"):  # an order's rows go through whole or not at all
+        held_errors, held = _hold_orders(table.frame, bad_rows, "confirmed" if kind == "shipments" else "labelled")
         errors = pl.concat([errors, held_errors], how="vertical")
         keep = keep & ~pl.col("purchase_order_number").is_in(pl.Series(held, dtype=pl.String).implode())
     valid = typed.filter(keep)
@@ -284,8 +300,10 @@ def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:
     return [repeated.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
 
 
-def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """An order is confirmed whole or not at all: one bad line holds back every line of its order."""
+def _hold_orders(
+    text: pl.DataFrame, bad_rows: pl.Series, done: str = "confirmed"
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """An order is confirmed (or labelled) whole or not at all: one bad line holds back every line of its order."""
     order = "purchase_order_number"
     orders = text.select("row", order)  # two columns, not the whole file, go through the joins
     bad_orders = (
@@ -298,7 +316,7 @@ def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame,
         .filter(~pl.col("row").is_in(bad_rows.implode()))
         .select("row", pl.lit(order).alias("column"), pl.col(order).alias("value"),
                 pl.format("order held back because its line {} has a problem; "
-                          "an order is confirmed whole or not at all", "first_bad").alias("reason"))
+                          f"an order is {done} whole or not at all", "first_bad").alias("reason"))
         .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
     )
     return held_lines, tuple(bad_orders[order].to_list())

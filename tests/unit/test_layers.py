@@ -18,8 +18,9 @@ PURE_CORE = [
     "tasks.core.config",
     "tasks.core.states",
     "tasks.core.orders",
+    "tasks.core.labels",
 ]
-FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
+FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation", "tasks.core.label_files"]
 
 
 def _loaded_after_import(modules: list[str]) -> set[str]:
