@@ -644,7 +644,7 @@ def _label_packages_file(
         quarantine_file(drop, "packages", name, f"{name}.errors.csv", _report_with(result.report_csv(), name, problems))
         detail = f"{summary}; {result.errors.height + len(problems)} problem(s)"
         mark_packages_file(ledger, account.name, warehouse.name, name, checksum, FileOutcome.QUARANTINED, detail)
-        report.problems.append(f"packages file {name}: {result.summary()} " + "; ".join(problems[:5]))
+        report.problems.append(" ".join([result.summary(), *problems[:5]]) + f" (quarantined with {name}.errors.csv)")
     else:
         archive_file(drop, "packages", name)
         mark_packages_file(ledger, account.name, warehouse.name, name, checksum, FileOutcome.ARCHIVED, summary)

@@ -92,6 +92,7 @@ def make_cycle(
         transaction_delay: float = 0.2,
         orders: dict[str, Any] | None = None,
         sim_options: dict[str, Any] | None = None,
+        warehouse_options: dict[str, Any] | None = None,
     ) -> Cycle:
         sim = start_simulator(
             SimulatorConfig(
@@ -133,6 +134,7 @@ def make_cycle(
                         "known_hosts": str(known),
                         "timeout_seconds": 10,
                     },
+                    **(warehouse_options or {}),
                 }
             )
         settings = parse_config(
