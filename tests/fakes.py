@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -785,6 +785,10 @@ class FakeWarehouseDrop:
     def upload(self, folder: Folder, name: str, data: bytes) -> None:
         self.faults.check("upload")
         self.folders[folder][name] = bytes(data)
+
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        for name, data in files.items():
+            self.upload(folder, name, data)
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         self.faults.check("list_new")

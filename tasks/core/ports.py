@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -385,4 +385,9 @@ class WarehouseDrop(Protocol):
 
     def close(self) -> None:
         """Release the connection, if any."""
+        ...
+
+    # labels and packing slips ----------------------------------------------------------------
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        """Upload each file as `upload` does (atomically, replacing); leftovers are looked for once per batch."""
         ...
