@@ -614,6 +614,8 @@ class FakeLedger:
         self, account: str, ship_from_party_id: str, purchase_order_numbers: Collection[str], when: datetime
     ) -> list[str]:
         self.faults.check("record_packing_slips_waiting")
+        if when.tzinfo is None:
+            raise DataError("packing slip first try must be timezone-aware (got a naive datetime)")
         inserted = []
         for number in dict.fromkeys(purchase_order_numbers):
             if (account, number) not in self.slips:
