@@ -40,6 +40,11 @@ def _states(cycle: Any) -> dict[str, int]:
     return {str(k): v for k, v in cycle.ledger.count_orders("acme").items() if v}
 
 
+def _label_creations(cycle: Any) -> list[dict[str, Any]]:
+    """createShippingLabels requests that made a label (a 429 under load is paced and sent again: not counted)."""
+    return cycle.sim.requests(operation="createShippingLabels", status=200)
+
+
 def _by_order(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     return {row["purchase_order_number"]: row for row in rows}
 
@@ -72,9 +77,7 @@ def test_label_only_orders_reach_the_warehouse_with_amazons_labels(make_cycle: A
     again = download_orders(account="acme")
     assert again[0]["labels"] == 0 and again[0]["exported"] == 0
     assert {v["conflicts"] for v in cycle.sim.labels().values()} == {0}  # never asked twice
-    assert cycle.sim.requests(operation="createShippingLabels") and len(
-        cycle.sim.requests(operation="createShippingLabels")
-    ) == 12
+    assert len(_label_creations(cycle)) == 12
 
 
 class Crash(Exception):
@@ -117,7 +120,7 @@ def test_a_crash_between_label_and_export_reads_the_label_back_instead_of_asking
     assert set(issued) == set(created)
     # the orders that crashed mid-request were read back with getShippingLabel(s), not created again
     assert sum(v["conflicts"] for v in issued.values()) == 0
-    creates = Counter(r["path"].rsplit("/", 1)[-1] for r in cycle.sim.requests(operation="createShippingLabels"))
+    creates = Counter(r["path"].rsplit("/", 1)[-1] for r in _label_creations(cycle))
     assert set(creates.values()) == {1}
     assert Counter(r["purchase_order_number"] for r in cycle.exported_rows()) == Counter(
         {po: len(cycle.sim.order_lines(po)) for po in created}
@@ -318,3 +321,44 @@ def test_labels_answered_as_png_are_dropped_as_png(make_cycle: Any) -> None:
     png = (_folder(cycle, "labels") / f"{created[0]}_001.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert base64.b64encode(png)  # whole file, as Amazon sent it
+
+
+LEDGER_STEPS = ["claim_labels", "record_labels", "mark_labels_dropped"]
+
+
+@pytest.mark.parametrize("step", [*LEDGER_STEPS, "upload_many", "create_shipping_labels"])
+def test_a_crash_after_any_label_step_then_a_rerun_gives_one_label_and_one_export_per_order(
+    make_cycle: Any, step: str
+) -> None:
+    from tests.e2e.test_download_orders import CrashAfter
+
+    cycle = make_cycle(warehouse_options=LABELS)
+    created = cycle.sim.create_orders(60, ship_from_party_id="WH01", created_at=_created())
+    runtime = cycle.runtime
+    if step in LEDGER_STEPS:
+        runtime._ledger = CrashAfter(cycle.ledger, step)  # type: ignore[assignment]
+    elif step == "upload_many":
+        factory = runtime.drop_factory
+        holder: dict[str, Any] = {}
+        runtime.drop_factory = lambda w: holder.setdefault("drop", CrashAfter(factory(w), step))  # type: ignore
+    else:
+        runtime._apis["acme"] = CrashAfter(runtime.vendor_api(cycle.settings.account("acme")), step)  # type: ignore
+    assert download_orders(account="acme", return_state=True).is_failed()
+
+    runtime._ledger = cycle.ledger
+    runtime.close()
+    runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
+    rows = download_orders(account="acme")
+    assert rows[0]["problems"] == ""
+    issued = cycle.sim.labels()
+    assert set(issued) == set(created)
+    creates = Counter(r["path"].rsplit("/", 1)[-1] for r in _label_creations(cycle))
+    assert creates == Counter(dict.fromkeys(created, 1))  # made once per order, crash or not
+    assert {v["conflicts"] for v in issued.values()} == {0}  # and never asked for again
+    assert _files(cycle, "labels") == sorted(f"{po}_001.zpl" for po in created)
+    exported = Counter(r["purchase_order_number"] for r in cycle.exported_rows())
+    assert exported == Counter({po: len(cycle.sim.order_lines(po)) for po in created})
+    by_order = _by_order(cycle.exported_rows())
+    assert all(by_order[po]["label_tracking_numbers"] == issued[po]["trackingNumbers"][0] for po in created)
+    assert _states(cycle) == {"exported": 60}
+    assert {r.state for r in cycle.ledger.load_labels("acme")} == {LabelState.DROPPED}
