@@ -200,7 +200,12 @@ def prepare_documents(
     if plan.fetch_slips:
         _drop_packing_slips(api, ledger, drop, account, warehouse, orders, plan.fetch_slips, report, now=now)
 
-    # decide again, from what the ledger now holds
+    # decide again, from what the ledger now holds (an order held meanwhile is out of the running)
+    still = {
+        order.purchase_order_number
+        for order in load_orders_by_number(ledger, account.name, [OrderState.ACKNOWLEDGED], quote(numbers))
+    }
+    numbers = [number for number in numbers if number in still]
     labels = _by_number(load_labels(ledger, account.name, quote(numbers))) if before else {}
     slips = _by_number(load_packing_slips(ledger, account.name, quote(numbers))) if slips_on else {}
     readiness = plan_readiness(
