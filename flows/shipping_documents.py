@@ -63,7 +63,7 @@ from tasks.core.models import (
     ShippingLabel,
 )
 from tasks.core.orders import batches
-from tasks.core.ports import Ledger, VendorApi, WarehouseDrop
+from tasks.core.ports import Folder, Ledger, VendorApi, WarehouseDrop
 from tasks.core.validation import validate_package_profile, validate_packages
 from tasks.documents import (
     archive_file,
@@ -472,8 +472,17 @@ def after_export(
     now: datetime,
     run_tag: str,
 ) -> None:
-    """Label the packages the warehouse weighed (packages: file), and tell it which exported orders were cancelled."""
+    """Tell the warehouse which exported orders were cancelled, and label the packages it weighed (packages: file)."""
     options = warehouse.labels
+    folders: list[Folder] = []
+    if options.labels == "amazon":
+        folders.append("labels")
+    if options.packing_slips == "amazon":
+        folders.append("packing_slips")
+    for folder in folders:  # a killed upload's partial label or slip shows an address: not kept
+        removed = drop.remove_stale_parts(folder)
+        if removed:
+            report.notes.append(f"removed {len(removed)} partial {folder} upload(s) left by an interrupted run")
     if options.cancellations:  # first: an order cancelled since the last run gets no label below
         notify_cancellations(api, ledger, drop, account, warehouse, report, now=now, run_tag=run_tag)
     if options.labels == "amazon" and options.packages == "file":
