@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -52,6 +52,13 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
 from flows.runtime import get_runtime
+from flows.shipping_documents import (
+    DocumentsRun,
+    PreparedDocuments,
+    after_export,
+    document_columns_for,
+    prepare_documents,
+)
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.core.config import Account, OrderDownload, Warehouse
 from tasks.core.errors import (
@@ -65,6 +72,7 @@ from tasks.core.errors import (
     TransientError,
 )
 from tasks.core.files import build_orders_file, orders_file_name
+from tasks.core.labels import OrderDocuments
 from tasks.core.models import (
     AmazonOrderStatus,
     DownloadOutcome,
@@ -148,6 +156,10 @@ class Effects:
     mark_cancelled: Callable[..., list[str]]
     mark_held: Callable[..., None]
     upload_file: Callable[..., None]
+    # labels, packing slips and cancellation notices (flows/shipping_documents.py, their own Prefect tasks)
+    prepare_documents: Callable[..., PreparedDocuments]
+    document_columns_for: Callable[..., dict[str, OrderDocuments] | None]
+    after_export: Callable[..., None]
     acknowledge_in_background: Callable[[WarehouseRun, str, Sequence[PurchaseOrder]], Pending]
     rename_run: Callable[[str], None]
 
@@ -156,15 +168,50 @@ class Effects:
         """The Prefect tasks (each one side effect, retried on TransientError); only inside a flow run."""
         return cls(
             **{name: _quoting(task) for name, task in _tasks().items()},
+            prepare_documents=prepare_documents,
+            document_columns_for=document_columns_for,
+            after_export=after_export,
             acknowledge_in_background=_submit_acknowledgement,
             rename_run=_rename_flow_run,
         )
 
     @classmethod
     def plain(cls, *, rename_run: Callable[[str], None] = lambda _name: None) -> Effects:
-        """The same functions without Prefect (each task's `.fn`), background work done at once: for unit tests."""
+        """The same functions without Prefect (each task's `.fn`), background work done at once: for unit tests.
+
+        The document steps (labels, packing slips, cancellation notices) are left out: they run their own Prefect
+        tasks and have their own tests (tests/unit/test_labels*.py, tests/e2e/test_shipping_documents.py).
+        """
         plain = {name: task.fn for name, task in _tasks().items()}
-        return cls(**plain, acknowledge_in_background=_acknowledge_now, rename_run=rename_run)
+        return cls(
+            **plain,
+            prepare_documents=_no_documents,
+            document_columns_for=lambda *_args, **_kwargs: None,
+            after_export=lambda *_args, **_kwargs: None,
+            acknowledge_in_background=_acknowledge_now,
+            rename_run=rename_run,
+        )
+
+
+def _no_documents(*args: Any, **_kwargs: Any) -> PreparedDocuments:
+    orders: Mapping[str, PurchaseOrder] = args[5]
+    return PreparedDocuments(ready=list(orders))
+
+
+def _documents_tally(done: DocumentsRun) -> Tally:
+    """What the document steps did, as a tally of the order run."""
+    counts = done.documents
+    return Tally(
+        held=tuple(done.held),
+        files=tuple(done.files),
+        problems=tuple(done.problems),
+        notes=tuple(done.notes),
+        labels=counts.labels,
+        packing_slips=counts.packing_slips,
+        waiting_for_documents=counts.waiting,
+        missing_packing_slips=counts.missing_slips,
+        cancellations_told=counts.cancellations,
+    )
 
 
 def _tasks() -> dict[str, Any]:
@@ -675,6 +722,11 @@ def export_orders(ctx: WarehouseRun) -> Iterator[Tally]:
             yield Tally(notes=(f"removed {len(removed)} partial upload(s) left by an interrupted run",))
         yield from _finish_interrupted_exports(ctx, drop)
         yield from _export_acknowledged(ctx, drop)
+        done = DocumentsRun()
+        ctx.fx.after_export(
+            ctx.run.api, ctx.run.ledger, drop, ctx.run.account, ctx.warehouse, done, now=ctx.run.now, run_tag=ctx.tag
+        )
+        yield _documents_tally(done)
 
 
 def _current(ctx: WarehouseRun, known: Sequence[LedgerOrder]) -> dict[str, PurchaseOrder]:
@@ -708,8 +760,9 @@ def _finish_interrupted_exports(ctx: WarehouseRun, drop: WarehouseDrop) -> Itera
                 GONE_BEFORE_EXPORT,
             )
             if current:
+                columns = ctx.fx.document_columns_for(ledger, ctx.run.account, ctx.warehouse, list(current))
                 ctx.fx.upload_file(
-                    drop, "orders", file_name, build_orders_file(list(current.values()), ctx.warehouse.files)
+                    drop, "orders", file_name, build_orders_file(list(current.values()), ctx.warehouse.files, columns)
                 )
         yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
 
@@ -726,12 +779,26 @@ def _export_acknowledged(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tal
         yield Tally(cancelled=tuple(ctx.fx.mark_cancelled(ledger, ctx.account_name, plan.cancel)))
     if not plan.export:
         return
+    done = DocumentsRun()  # labels and packing slips go to the warehouse before (or with) the orders file
+    documents = ctx.fx.prepare_documents(
+        ctx.run.api,
+        ledger,
+        drop,
+        ctx.run.account,
+        ctx.warehouse,
+        {po: current[po] for po in plan.export},
+        done,
+        now=ctx.run.now,
+    )
+    yield _documents_tally(done)
+    if not documents.ready:
+        return
     file_name = orders_file_name(ctx.account_name, ctx.warehouse.name, ctx.run.now, ctx.tag)
-    claimed = set(ctx.fx.mark_exporting(ledger, ctx.account_name, plan.export, file_name))
+    claimed = set(ctx.fx.mark_exporting(ledger, ctx.account_name, documents.ready, file_name))
     if not claimed:
         return
-    rows = [current[po] for po in plan.export if po in claimed]
-    ctx.fx.upload_file(drop, "orders", file_name, build_orders_file(rows, ctx.warehouse.files))
+    rows = [current[po] for po in documents.ready if po in claimed]
+    ctx.fx.upload_file(drop, "orders", file_name, build_orders_file(rows, ctx.warehouse.files, documents.columns))
     yield Tally(exported=tuple(ctx.fx.mark_exported(ledger, ctx.account_name, file_name)), files=(file_name,))
 
 

@@ -23,7 +23,15 @@ from simulator.schema import (
     ModelValidator,
     parse_datetime,
 )
-from simulator.state import InvalidInput, OrderQuery, SimulatorState, decode_cursor
+from simulator.state import (
+    Conflict,
+    InvalidInput,
+    ListQuery,
+    NotAvailable,
+    OrderQuery,
+    SimulatorState,
+    decode_cursor,
+)
 
 ORDERS = "/vendor/directFulfillment/orders/2021-12-28"
 SHIPPING = "/vendor/directFulfillment/shipping/2021-12-28"
@@ -41,6 +49,11 @@ RATE_PLANS = {
     "submitShipmentConfirmations": (10.0, 10),
     "submitInventoryUpdate": (10.0, 10),
     "getTransactionStatus": (10.0, 10),
+    "createShippingLabels": (10.0, 10),
+    "getShippingLabel": (10.0, 10),
+    "getShippingLabels": (10.0, 10),
+    "getPackingSlip": (10.0, 10),
+    "getPackingSlips": (10.0, 10),
     "createRestrictedDataToken": (1.0, 10),
 }
 _RATE_HEADER_STATUSES = frozenset({200, 202, 400, 404})
@@ -91,6 +104,13 @@ API_ROUTES = (
     _route("GET", f"{ORDERS}/purchaseOrders/{{purchaseOrderNumber}}", "getOrder", restricted=True),
     _route("POST", f"{ORDERS}/acknowledgements", "submitAcknowledgement"),
     _route("POST", f"{SHIPPING}/shipmentConfirmations", "submitShipmentConfirmations"),
+    # Restricted: the labels and slips carry the customer's address (Tokens guide; createShippingLabels answers
+    # 403 to an LWA token, jlevers/selling-partner-api#637).
+    _route("GET", f"{SHIPPING}/shippingLabels", "getShippingLabels", restricted=True),
+    _route("GET", f"{SHIPPING}/shippingLabels/{{purchaseOrderNumber}}", "getShippingLabel", restricted=True),
+    _route("POST", f"{SHIPPING}/shippingLabels/{{purchaseOrderNumber}}", "createShippingLabels", restricted=True),
+    _route("GET", f"{SHIPPING}/packingSlips", "getPackingSlips", restricted=True),
+    _route("GET", f"{SHIPPING}/packingSlips/{{purchaseOrderNumber}}", "getPackingSlip", restricted=True),
     _route("POST", f"{INVENTORY}/warehouses/{{warehouseId}}/items", "submitInventoryUpdate"),
     _route("GET", f"{TRANSACTIONS}/transactions/{{transactionId}}", "getTransactionStatus"),
 )
@@ -132,6 +152,11 @@ class SimulatorApp:
             "submitShipmentConfirmations": self._submit_confirmations,
             "submitInventoryUpdate": self._submit_inventory,
             "getTransactionStatus": self._get_transaction,
+            "createShippingLabels": self._create_shipping_labels,
+            "getShippingLabel": self._get_shipping_label,
+            "getShippingLabels": self._get_shipping_labels,
+            "getPackingSlip": self._get_packing_slip,
+            "getPackingSlips": self._get_packing_slips,
         }
 
     # ---- entry points -----------------------------------------------------------------------------------------
@@ -324,6 +349,26 @@ class SimulatorApp:
         return _json(200, body)
 
     def _order_query(self, query: Mapping[str, str]) -> OrderQuery:
+        window = self._list_query(query)
+        status = query.get("status")
+        if status is not None and status not in ("NEW", "SHIPPED", "ACCEPTED", "CANCELLED"):
+            raise _BadRequest("status must be one of NEW, SHIPPED, ACCEPTED, CANCELLED.")
+        include = query.get("includeDetails", "true").lower()
+        if include not in ("true", "false"):
+            raise _BadRequest("includeDetails must be true or false.")
+        return OrderQuery(
+            created_after=window.created_after,
+            created_before=window.created_before,
+            ship_from_party_id=window.ship_from_party_id,
+            status=status,
+            limit=window.limit,
+            descending=window.descending,
+            include_details=include == "true",
+            cursor=window.cursor,
+        )
+
+    def _list_query(self, query: Mapping[str, str]) -> ListQuery:
+        """The window, paging and ship-from parameters shared by getOrders, getShippingLabels and getPackingSlips."""
         bounds = []
         for name in ("createdAfter", "createdBefore"):
             if not query.get(name):
@@ -340,27 +385,19 @@ class SimulatorApp:
         limit = query.get("limit", "50")
         if not limit.isdigit() or not 1 <= int(limit) <= 100:
             raise _BadRequest("limit must be an integer between 1 and 100.")
-        status = query.get("status")
-        if status is not None and status not in ("NEW", "SHIPPED", "ACCEPTED", "CANCELLED"):
-            raise _BadRequest("status must be one of NEW, SHIPPED, ACCEPTED, CANCELLED.")
         sort_order = query.get("sortOrder", "ASC")
         if sort_order not in ("ASC", "DESC"):
             raise _BadRequest("sortOrder must be ASC or DESC.")
-        include = query.get("includeDetails", "true").lower()
-        if include not in ("true", "false"):
-            raise _BadRequest("includeDetails must be true or false.")
         try:
             cursor = decode_cursor(query["nextToken"]) if query.get("nextToken") else None
         except InvalidInput as exc:
             raise _BadRequest(str(exc)) from exc
-        return OrderQuery(
+        return ListQuery(
             created_after=after,
             created_before=before,
             ship_from_party_id=query.get("shipFromPartyId") or None,
-            status=status,
             limit=int(limit),
             descending=sort_order == "DESC",
-            include_details=include == "true",
             cursor=cursor,
         )
 
@@ -413,6 +450,79 @@ class SimulatorApp:
         # Inventory is a v1 API: its 202 wraps the reference in "payload".
         return _json(202, {"payload": {"transactionId": self.state.submit_inventory(warehouse_id, body["inventory"])}})
 
+    # ---- shipping labels and packing slips ----------------------------------------------------------------------
+
+    def _create_shipping_labels(
+        self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]
+    ) -> Response:
+        (number,) = params
+        if not _ALNUM.match(number):
+            raise _BadRequest("purchaseOrderNumber must be alphanumeric.")
+        try:
+            body = self._json_body(request, frozenset({"sellingParty", "shipFromParty", "containers"}))
+        except _Unsupported as exc:
+            return _errors(415, "UnsupportedMediaType", str(exc))
+        self._check(self._shipping_model, "CreateShippingLabelsRequest", body)
+        try:
+            label = self.state.create_shipping_labels(number, body)
+        except KeyError:
+            return _errors(404, "NotFound", f"Purchase order {number} was not found.")
+        except Conflict as exc:
+            return _errors(409, "Conflict", str(exc))
+        except InvalidInput as exc:
+            raise _BadRequest(str(exc)) from exc
+        return self._answer(200, "ShippingLabel", label)
+
+    def _get_shipping_label(
+        self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]
+    ) -> Response:
+        (number,) = params
+        if not _ALNUM.match(number):
+            raise _BadRequest("purchaseOrderNumber must be alphanumeric.")
+        label = self.state.shipping_label(number)
+        if label is None:
+            return _errors(404, "NotFound", f"No shipping label exists for purchase order {number}.")
+        return self._answer(200, "ShippingLabel", label)
+
+    def _get_shipping_labels(
+        self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]
+    ) -> Response:
+        labels, token = self.state.shipping_labels_page(self._list_query(query))
+        body: dict[str, Any] = {"shippingLabels": labels}
+        if token is not None:
+            body["pagination"] = {"nextToken": token}
+        return self._answer(200, "ShippingLabelList", body)
+
+    def _get_packing_slip(
+        self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]
+    ) -> Response:
+        (number,) = params
+        if not _ALNUM.match(number):
+            raise _BadRequest("purchaseOrderNumber must be alphanumeric.")
+        try:
+            slip = self.state.packing_slip(number)
+        except KeyError:
+            return _errors(404, "NotFound", f"Purchase order {number} was not found.")
+        except NotAvailable as exc:
+            return _errors(404, "NotFound", str(exc))
+        return self._answer(200, "PackingSlip", slip)
+
+    def _get_packing_slips(
+        self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]
+    ) -> Response:
+        slips, token = self.state.packing_slips_page(self._list_query(query))
+        body: dict[str, Any] = {"packingSlips": slips}
+        if token is not None:
+            body["pagination"] = {"nextToken": token}
+        return self._answer(200, "PackingSlipList", body)
+
+    def _answer(self, status: int, definition: str, body: Any) -> Response:
+        """Answer with a body checked against the Shipping model: the simulator never says what Amazon cannot."""
+        problem = self._shipping_model.problem(definition, body)
+        if problem:
+            return _errors(500, "InternalFailure", f"The simulator's answer does not match {definition}: {problem}.")
+        return _json(status, body)
+
     def _get_transaction(self, request: Request, path: str, query: dict[str, str], params: tuple[str, ...]) -> Response:
         (transaction_id,) = params
         status = self.state.transaction(transaction_id)
@@ -449,6 +559,12 @@ class SimulatorApp:
             if route == ("POST", "/reset"):
                 self.state.reset()
                 return _json(200, {"reset": True})
+            if route == ("GET", "/settings"):
+                return _json(200, self.state.settings())
+            if route == ("POST", "/settings"):
+                return _json(200, self.state.update_settings(**admin_settings_arguments(payload)))
+            if route == ("GET", "/labels"):
+                return _json(200, self.state.labels())
             cancel = re.fullmatch(r"/orders/([A-Za-z0-9]+)/cancel", route[1])
             if request.method == "POST" and cancel:
                 return _json(200, {"purchaseOrderNumber": cancel[1], "orderStatus": self.state.cancel_order(cancel[1])})
@@ -464,6 +580,27 @@ class SimulatorApp:
 
 class _Unsupported(Exception):
     """Raised when a body is not JSON: 415."""
+
+
+def admin_settings_arguments(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Translate POST /_sim/settings JSON into update_settings keyword arguments."""
+    unknown = set(payload) - {"label_only_parties", "label_format", "packing_slip_delay"}
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    arguments: dict[str, Any] = {}
+    parties = payload.get("label_only_parties")
+    if parties is not None:
+        if not isinstance(parties, list) or not all(isinstance(party, str) for party in parties):
+            raise ValueError("label_only_parties must be a list of selling party ids")
+        arguments["label_only_parties"] = parties
+    if payload.get("label_format") is not None:
+        arguments["label_format"] = str(payload["label_format"])
+    delay = payload.get("packing_slip_delay")
+    if delay is not None:
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise ValueError("packing_slip_delay must be a number of seconds")
+        arguments["packing_slip_delay"] = float(delay)
+    return arguments
 
 
 def admin_order_arguments(payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 
 # Amazon documents 500 and 503 for every VDF operation; 502/504 come from the gateway in front of it.
 ALLOWED_FAULT_STATUSES = frozenset({500, 502, 503, 504})
+LABEL_FORMATS = ("ZPL", "PNG")  # Shipping 2021-12-28 ShippingLabel.labelFormat
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,10 @@ class SimulatorConfig:
     max_body_bytes: int = 5 * 1024 * 1024  # Amazon publishes no figure for its 413
     max_window_days: float = 7.0
     currency_code: str = "USD"
+    # selling parties that ship on Amazon's labels only: their orders' ship-to comes back as `xxxxx`
+    label_only_parties: tuple[str, ...] = ()
+    label_format: str = "ZPL"  # what createShippingLabels answers: ZPL or PNG
+    packing_slip_delay: float = 0.0  # seconds after an order appears before its packing slip is available
 
     def __post_init__(self) -> None:
         if not self.warehouses:
@@ -99,6 +104,10 @@ class SimulatorConfig:
             raise ValueError("transaction_delay and order_rate_per_minute must not be negative")
         if self.access_token_ttl <= 0 or self.rdt_ttl <= 0:
             raise ValueError("token lifetimes must be positive")
+        if self.label_format not in LABEL_FORMATS:
+            raise ValueError(f"label_format must be one of {', '.join(LABEL_FORMATS)}, got {self.label_format!r}")
+        if self.packing_slip_delay < 0:
+            raise ValueError("packing_slip_delay must not be negative")
         self.faults()  # validates the fault fields early, with the same messages as set_faults
 
     def faults(self) -> Faults:

@@ -7,7 +7,7 @@ processed, and returns Amazon-style errors (code, message, details); an empty li
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,9 +53,16 @@ def acknowledgement_problems(
 
 
 def confirmation_problems(
-    details: Mapping[str, Any] | None, status: str | None, item: Mapping[str, Any], received_at: datetime
+    details: Mapping[str, Any] | None,
+    status: str | None,
+    item: Mapping[str, Any],
+    received_at: datetime,
+    issued_tracking: Collection[str] | None = None,
 ) -> list[Problem]:
-    """Problems with one shipment confirmation, judged as Amazon does when the transaction is processed."""
+    """Problems with one shipment confirmation, judged as Amazon does when the transaction is processed.
+
+    issued_tracking holds the tracking numbers of the labels Amazon issued for the order (None: no label).
+    """
     number = item["purchaseOrderNumber"]
     where = f"purchaseOrderNumber={number}"
     if details is None:
@@ -74,6 +81,51 @@ def confirmation_problems(
     problems.extend(line_problems(details, lines, where, exact=False))
     if item["shipmentDetails"]["shipmentStatus"] == "SHIPPED":
         problems.extend(container_problems(item, lines, where))
+        if issued_tracking is not None:
+            problems.extend(tracking_problems(item, issued_tracking, where))
+    return problems
+
+
+def tracking_problems(item: Mapping[str, Any], issued: Collection[str], where: str) -> list[Problem]:
+    """Once Amazon issued labels for an order, every container must carry one of their tracking numbers."""
+    unknown = sorted(
+        {str(container.get("trackingNumber") or "") for container in item.get("containers") or []} - set(issued)
+    )
+    if not unknown:
+        return []
+    shown = ", ".join(number or "(none)" for number in unknown)
+    return [
+        error(
+            "INVALID_TRACKING_NUMBER",
+            "The tracking number was not issued on a shipping label for this order.",
+            f"{where}, trackingNumber={shown}",
+        )
+    ]
+
+
+def label_request_problems(
+    details: Mapping[str, Any], status: str, number: str, body: Mapping[str, Any]
+) -> list[str]:
+    """Why createShippingLabels refuses a request (answered 400 at once: the operation is synchronous)."""
+    problems = []
+    if status in ("CANCELLED", "SHIPPED"):
+        problems.append(f"Order {number} is {status.lower()}; no shipping label can be created.")
+    if body["sellingParty"]["partyId"] != details["sellingParty"]["partyId"]:
+        problems.append("sellingParty does not match the order.")
+    if body["shipFromParty"]["partyId"] != details["shipFromParty"]["partyId"]:
+        problems.append("shipFromParty does not match the order.")
+    ordered = {str(line["itemSequenceNumber"]).lstrip("0"): line for line in details["items"]}
+    packed: Counter[str] = Counter()
+    for index, container in enumerate(body.get("containers") or []):
+        for packed_item in container["packedItems"]:
+            sequence = str(packed_item["itemSequenceNumber"]).lstrip("0")
+            if sequence not in ordered:
+                problems.append(f"containers[{index}] packs item {sequence}, which is not on the order.")
+            packed[sequence] += packed_item["packedQuantity"]["amount"]
+    for sequence, amount in sorted(packed.items()):
+        wanted = ordered[sequence]["orderedQuantity"]["amount"] if sequence in ordered else 0
+        if sequence in ordered and amount > wanted:
+            problems.append(f"Item {sequence} is packed {amount} times but ordered {wanted} times.")
     return problems
 
 

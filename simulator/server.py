@@ -261,6 +261,22 @@ class RunningSimulator:
         """The getTransactionStatus body, or None for an unknown id."""
         return self._state.transaction(transaction_id)
 
+    def labels(self) -> dict[str, dict[str, Any]]:
+        """Every order with shipping labels: creation time, tracking numbers, format and 409s answered."""
+        return self._state.labels()
+
+    def update_settings(
+        self,
+        *,
+        label_only_parties: Sequence[str] | None = None,
+        label_format: str | None = None,
+        packing_slip_delay: float | None = None,
+    ) -> dict[str, Any]:
+        """Change which selling parties are label-only, the label format, or the packing slip delay."""
+        return self._state.update_settings(
+            label_only_parties=label_only_parties, label_format=label_format, packing_slip_delay=packing_slip_delay
+        )
+
     def cancel_order(self, purchase_order_number: str) -> None:
         """Amazon cancels an order (KeyError if unknown, ValueError once shipped)."""
         self._state.cancel_order(purchase_order_number)

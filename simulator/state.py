@@ -13,12 +13,12 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from simulator import rules
-from simulator.config import Faults, SimulatorConfig
+from simulator import documents, rules
+from simulator.config import LABEL_FORMATS, Faults, SimulatorConfig
 from simulator.generator import LineSpec, OrderGenerator
 
 ORDER_STATUSES = ("NEW", "ACCEPTED", "SHIPPED", "CANCELLED")
@@ -26,8 +26,23 @@ TRANSACTION_STATUSES = ("Processing", "Success", "Failure")
 MAX_ORDERS_PER_CALL = 10_000
 
 
+# Orders model, Address: for "Amazon label only" vendors these shipToParty fields come back as `xxxxx`.
+MASKED_ADDRESS_FIELDS = frozenset(
+    {"name", "attention", "addressLine1", "addressLine2", "addressLine3", "city", "county", "district", "phone"}
+)
+MASK = "xxxxx"
+
+
 class InvalidInput(ValueError):
     """A request parameter Amazon would answer with 400 InvalidInput."""
+
+
+class Conflict(Exception):
+    """What Amazon answers with 409: the resource (a shipping label) already exists."""
+
+
+class NotAvailable(LookupError):
+    """A document Amazon does not have (yet) for a known order: answered 404."""
 
 
 @dataclass
@@ -35,6 +50,7 @@ class _Order:
     key: tuple[datetime, str]
     body: dict[str, Any]  # Order JSON without orderStatus; never mutated after creation
     status: str = "NEW"
+    appeared: float = 0.0  # monotonic time the order was created in the simulator
 
     @property
     def number(self) -> str:
@@ -45,10 +61,34 @@ class _Order:
         details: dict[str, Any] = self.body["orderDetails"]
         return details
 
-    def as_json(self, include_details: bool = True) -> dict[str, Any]:
+    def as_json(self, include_details: bool = True, *, masked: bool = False) -> dict[str, Any]:
         if not include_details:
             return {"purchaseOrderNumber": self.number}
-        return {"purchaseOrderNumber": self.number, "orderDetails": {**self.details, "orderStatus": self.status}}
+        details = {**self.details, "orderStatus": self.status}
+        if masked:
+            details["shipToParty"] = {
+                key: MASK if key in MASKED_ADDRESS_FIELDS else value for key, value in details["shipToParty"].items()
+            }
+        return {"purchaseOrderNumber": self.number, "orderDetails": details}
+
+
+@dataclass
+class _Label:
+    key: tuple[datetime, str]  # creation time, purchase order number
+    body: dict[str, Any]  # ShippingLabel JSON
+    tracking: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """getShippingLabels / getPackingSlips parameters after validation (a creation-time window, paged)."""
+
+    created_after: datetime
+    created_before: datetime
+    ship_from_party_id: str | None = None
+    limit: int = 50
+    descending: bool = False
+    cursor: tuple[datetime, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +134,45 @@ class FaultPlan:
     delay: float = 0.0
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of plain JSON data, so callers cannot change what the state keeps."""
+    return json.loads(json.dumps(value))
+
+
+def _window_indices(keys: Sequence[tuple[datetime, str]], query: ListQuery) -> range:
+    if query.descending:
+        end = bisect.bisect_left(keys, (query.created_before, ""))
+        if query.cursor is not None:
+            end = min(end, bisect.bisect_left(keys, query.cursor))
+        return range(end - 1, -1, -1)
+    start = bisect.bisect_left(keys, (query.created_after, ""))
+    if query.cursor is not None:
+        start = max(start, bisect.bisect_right(keys, query.cursor))
+    return range(start, len(keys))
+
+
+def _page(
+    keys: Sequence[tuple[datetime, str]],
+    query: ListQuery,
+    pick: Callable[[tuple[datetime, str]], dict[str, Any] | None],
+) -> tuple[list[dict[str, Any]], tuple[datetime, str] | None]:
+    """One page of the keys inside the window that `pick` turns into items, and the key to continue after (or None)."""
+    page: list[dict[str, Any]] = []
+    last: tuple[datetime, str] | None = None
+    for index in _window_indices(keys, query):
+        key = keys[index]
+        if not query.created_after <= key[0] < query.created_before:
+            break
+        item = pick(key)
+        if item is None:
+            continue
+        if len(page) == query.limit:
+            return page, last
+        page.append(item)
+        last = key
+    return page, None
+
+
 def encode_cursor(key: tuple[datetime, str]) -> str:
     raw = json.dumps({"d": key[0].isoformat(), "p": key[1]}, separators=(",", ":")).encode()
     return base64.b64encode(raw).decode("ascii")
@@ -128,6 +207,9 @@ class SimulatorState:
         self._fault_rng = random.Random(None if config.seed is None else config.seed + 1)
         self._reset_locked()
         self._faults = config.faults()
+        self._label_only: set[str] = set(config.label_only_parties)
+        self._label_format = config.label_format
+        self._slip_delay = config.packing_slip_delay
 
     def _reset_locked(self) -> None:
         self._generator = OrderGenerator(
@@ -143,6 +225,11 @@ class SimulatorState:
         self._stock: dict[str, dict[str, dict[str, Any]]] = {wh: {} for wh in self.config.warehouses}
         self._inventory_updates: Counter[str] = Counter()
         self._log: deque[dict[str, Any]] = deque(maxlen=100_000)
+        self._labels: dict[str, _Label] = {}
+        self._label_keys: list[tuple[datetime, str]] = []
+        self._label_conflicts: Counter[str] = Counter()
+        self._label_rng = random.Random(None if self.config.seed is None else self.config.seed + 2)
+        self._slips: dict[str, str] = {}  # base64 PDFs, made on first request
 
     def reset(self) -> None:
         """Forget orders, transactions, acknowledgements, confirmations, stock and the request log (not tokens)."""
@@ -180,7 +267,7 @@ class SimulatorState:
                 while number in self._orders:
                     number = self._generator.purchase_order_number()
                 body = self._generator.order(number, moment, ship_from_party_id, lines, ship_to)
-                order = _Order((moment, number), body)
+                order = _Order((moment, number), body, appeared=self._clock())
                 self._orders[number] = order
                 bisect.insort(self._keys, order.key)
                 numbers.append(number)
@@ -202,7 +289,10 @@ class SimulatorState:
         with self._lock:
             self._settle_locked()
             order = self._orders.get(number)
-            return None if order is None else order.as_json()
+            return None if order is None else order.as_json(masked=self._masked(order))
+
+    def _masked(self, order: _Order) -> bool:
+        return bool(order.details["sellingParty"]["partyId"] in self._label_only)
 
     def order_status(self, number: str) -> str | None:
         with self._lock:
@@ -242,7 +332,7 @@ class SimulatorState:
                     more = True
                     break
                 picked.append(order)
-            page = [order.as_json(query.include_details) for order in picked]
+            page = [order.as_json(query.include_details, masked=self._masked(order)) for order in picked]
             token = encode_cursor(picked[-1].key) if more else None
             return page, token
 
@@ -366,7 +456,9 @@ class SimulatorState:
             number = item["purchaseOrderNumber"]
             order = self._orders.get(number)
             details, status = (order.details, order.status) if order else (None, None)
-            problems = rules.confirmation_problems(details, status, item, transaction.received_at)
+            label = self._labels.get(number)
+            issued = label.tracking if label is not None else None
+            problems = rules.confirmation_problems(details, status, item, transaction.received_at, issued)
             if not problems:
                 shipped = item["shipmentDetails"]["shipmentStatus"] == "SHIPPED"
                 self._orders[number].status = "SHIPPED" if shipped else "CANCELLED"
@@ -393,7 +485,182 @@ class SimulatorState:
             self._inventory_updates[warehouse_id] += 1
         return problems
 
+    # ---- shipping labels and packing slips (synchronous, restricted) ----------------------------------------------
+
+    def create_shipping_labels(self, number: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """createShippingLabels: one label per container (one for the whole order without containers).
+
+        KeyError for an unknown order, Conflict when the order has labels already, InvalidInput when refused.
+        """
+        with self._lock:
+            self._settle_locked()
+            order = self._orders.get(number)
+            if order is None:
+                raise KeyError(number)
+            if number in self._labels:
+                self._label_conflicts[number] += 1
+                raise Conflict(
+                    f"Shipping labels already exist for purchase order {number}; read them with getShippingLabel."
+                )
+            problems = rules.label_request_problems(order.details, order.status, number, body)
+            if problems:
+                raise InvalidInput(" ".join(problems))
+            details = order.details
+            ship_method = details["shipmentDetails"]["shipMethod"]
+            containers: list[Mapping[str, Any] | None] = list(body.get("containers") or []) or [None]
+            label_data = []
+            for index, container in enumerate(containers, start=1):
+                package = f"{index:03d}"
+                tracking = documents.tracking_number(ship_method, self._label_rng)
+                if self._label_format == "ZPL":
+                    content = documents.zpl_label(
+                        purchase_order_number=number,
+                        ship_from_party_id=details["shipFromParty"]["partyId"],
+                        selling_party_id=details["sellingParty"]["partyId"],
+                        ship_to=details["shipToParty"],  # Amazon prints the real address, masked or not
+                        ship_method=ship_method,
+                        tracking=tracking,
+                        package=package,
+                        packages=len(containers),
+                        weight=container["weight"] if container else None,
+                    )
+                else:
+                    content = documents.png_label(tracking)
+                label_data.append(
+                    {
+                        "packageIdentifier": package,
+                        "trackingNumber": tracking,
+                        "shipMethod": ship_method,
+                        "shipMethodName": documents.ship_method_name(ship_method),
+                        "content": base64.b64encode(content).decode("ascii"),
+                    }
+                )
+            label_body = {
+                "purchaseOrderNumber": number,
+                "sellingParty": {"partyId": details["sellingParty"]["partyId"]},
+                "shipFromParty": {"partyId": details["shipFromParty"]["partyId"]},
+                "labelFormat": self._label_format,
+                "labelData": label_data,
+            }
+            created = self._now().astimezone(UTC)
+            label = _Label((created, number), label_body, tuple(item["trackingNumber"] for item in label_data))
+            self._labels[number] = label
+            bisect.insort(self._label_keys, label.key)
+            return copy_json(label_body)
+
+    def shipping_label(self, number: str) -> dict[str, Any] | None:
+        """getShippingLabel: the labels created for an order, or None."""
+        with self._lock:
+            self._settle_locked()
+            label = self._labels.get(number)
+            return None if label is None else copy_json(label.body)
+
+    def shipping_labels_page(self, query: ListQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """getShippingLabels: labels created in the window, paged by (creation time, purchase order number)."""
+        with self._lock:
+            self._settle_locked()
+
+            def pick(key: tuple[datetime, str]) -> dict[str, Any] | None:
+                label = self._labels[key[1]]
+                wanted = query.ship_from_party_id
+                if wanted is not None and label.body["shipFromParty"]["partyId"] != wanted:
+                    return None
+                return copy_json(label.body)
+
+            page, last = _page(self._label_keys, query, pick)
+            return page, None if last is None else encode_cursor(last)
+
+    def packing_slip(self, number: str) -> dict[str, Any]:
+        """getPackingSlip: KeyError for an unknown order, NotAvailable when none is required or it is not ready."""
+        with self._lock:
+            self._settle_locked()
+            order = self._orders.get(number)
+            if order is None:
+                raise KeyError(number)
+            if not order.details["shipmentDetails"].get("isPslipRequired"):
+                raise NotAvailable(f"Purchase order {number} does not require a packing slip.")
+            if self._clock() < order.appeared + self._slip_delay:
+                raise NotAvailable(f"The packing slip for purchase order {number} is not available yet.")
+            return self._slip_json(order)
+
+    def packing_slips_page(self, query: ListQuery) -> tuple[list[dict[str, Any]], str | None]:
+        """getPackingSlips: slips that became available in the window (an order's time plus the slip delay)."""
+        with self._lock:
+            self._settle_locked()
+            delay = timedelta(seconds=self._slip_delay)
+            now = self._clock()
+            shifted = replace(
+                query,
+                created_after=query.created_after - delay,
+                created_before=query.created_before - delay,
+                cursor=None if query.cursor is None else (query.cursor[0] - delay, query.cursor[1]),
+            )
+
+            def pick(key: tuple[datetime, str]) -> dict[str, Any] | None:
+                order = self._orders[key[1]]
+                shipment = order.details["shipmentDetails"]
+                if not shipment.get("isPslipRequired") or now < order.appeared + self._slip_delay:
+                    return None
+                wanted = query.ship_from_party_id
+                if wanted is not None and order.details["shipFromParty"]["partyId"] != wanted:
+                    return None
+                return self._slip_json(order)
+
+            page, last = _page(self._keys, shifted, pick)
+            return page, None if last is None else encode_cursor((last[0] + delay, last[1]))
+
+    def _slip_json(self, order: _Order) -> dict[str, Any]:
+        number = order.number
+        if number not in self._slips:
+            pdf = documents.packing_slip_pdf(order.body)
+            self._slips[number] = base64.b64encode(pdf).decode("ascii")
+        return {"purchaseOrderNumber": number, "content": self._slips[number], "contentType": "application/pdf"}
+
+    # ---- settings ---------------------------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "label_only_parties": sorted(self._label_only),
+                "label_format": self._label_format,
+                "packing_slip_delay": self._slip_delay,
+            }
+
+    def update_settings(
+        self,
+        *,
+        label_only_parties: Sequence[str] | None = None,
+        label_format: str | None = None,
+        packing_slip_delay: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the label-only parties, the label format or the packing slip delay (admin API)."""
+        if label_format is not None and label_format not in LABEL_FORMATS:
+            raise ValueError(f"label_format must be one of {', '.join(LABEL_FORMATS)}")
+        if packing_slip_delay is not None and packing_slip_delay < 0:
+            raise ValueError("packing_slip_delay must not be negative")
+        with self._lock:
+            if label_only_parties is not None:
+                self._label_only = {str(party) for party in label_only_parties}
+            if label_format is not None:
+                self._label_format = label_format
+            if packing_slip_delay is not None:
+                self._slip_delay = float(packing_slip_delay)
+        return self.settings()
+
     # ---- inspection -----------------------------------------------------------------------------------------
+
+    def labels(self) -> dict[str, dict[str, Any]]:
+        """Every order with labels: when created, its tracking numbers and how many createShippingLabels hit 409."""
+        with self._lock:
+            return {
+                number: {
+                    "createdAt": label.key[0].isoformat(),
+                    "trackingNumbers": list(label.tracking),
+                    "labelFormat": label.body["labelFormat"],
+                    "conflicts": self._label_conflicts[number],
+                }
+                for number, label in self._labels.items()
+            }
 
     def acknowledgements(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
@@ -432,6 +699,7 @@ class SimulatorState:
                     "total": len(self._transactions),
                     "by_status": {s: by_transaction[s] for s in TRANSACTION_STATUSES},
                 },
+                "labels": len(self._labels),
                 "faults": self._faults.as_dict(),
                 "requests": len(self._log),
             }

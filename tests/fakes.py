@@ -11,7 +11,7 @@ import fnmatch
 import itertools
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,6 +22,7 @@ from tasks.core.models import (
     EMPTY_FEED_ITEMS,
     AmazonErrorDetail,
     AmazonOrderStatus,
+    CancellationNotice,
     ChunkState,
     DownloadOutcome,
     FeedItems,
@@ -32,17 +33,29 @@ from tasks.core.models import (
     InventoryBaseline,
     InventoryFeed,
     InventoryUpdate,
+    LabelFormat,
+    LabelPackage,
+    LabelPage,
+    LabelRecord,
+    LabelRequest,
+    LabelState,
     LedgerOrder,
     LedgerTransaction,
     OrderAcknowledgement,
+    OrderNumbersPage,
     OrderPage,
     OrderState,
+    PackingSlip,
+    PackingSlipPage,
+    PackingSlipRecord,
+    PackingSlipState,
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
     RejectedOrder,
     RequestState,
     ShipmentConfirmation,
+    ShippingLabel,
     TimeWindow,
     TransactionKind,
     TransactionState,
@@ -88,6 +101,12 @@ class FakeVendorApi:
     refused: set[str] = field(default_factory=set)  # acknowledging any of these orders is refused (HTTP 400)
     unreadable: dict[str, str] = field(default_factory=dict)  # order number -> reason: in OrderPage.rejected
     page_requests: list[tuple[TimeWindow, AmazonOrderStatus | None]] = field(default_factory=list)
+
+    labels: dict[str, ShippingLabel] = field(default_factory=dict)
+    label_requests: list[LabelRequest] = field(default_factory=list)  # every createShippingLabels received
+    label_created: dict[str, datetime] = field(default_factory=dict)
+    slips_ready: set[str] = field(default_factory=set)  # orders whose packing slip Amazon has made available
+    label_format: LabelFormat = LabelFormat.ZPL
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # what a test sets up --------------------------------------------------------------------------------
@@ -199,6 +218,109 @@ class FakeVendorApi:
     def close(self) -> None:
         self.closed = True
 
+    # labels and packing slips (the port) -----------------------------------------------------------------
+
+    def create_shipping_labels(self, request: LabelRequest) -> ShippingLabel:
+        self.faults.check("create_shipping_labels")
+        number = request.purchase_order_number
+        self.label_requests.append(request)
+        if number in self.labels:  # Amazon's 409, answered with getShippingLabel
+            return self.fetch_shipping_label(number)
+        order = self.orders.get(number)
+        if order is None:
+            raise NotFoundError("Amazon does not know this order", subject=number)
+        if order.status in (AmazonOrderStatus.CANCELLED, AmazonOrderStatus.SHIPPED):
+            raise RequestRefusedError(f"order is {order.status}; no label", code="InvalidInput", subject=number)
+        cartons = request.cartons or ()
+        packages = tuple(
+            LabelPackage(
+                package_identifier=f"{index:03d}",
+                tracking_number=f"1ZFAKE{number}{index:03d}",
+                ship_method=order.ship_method,
+                ship_method_name=order.ship_method.replace("_", " "),
+                content=f"^XA^FD{number} {index:03d}^FS^XZ".encode(),
+            )
+            for index in range(1, max(1, len(cartons)) + 1)
+        )
+        label = ShippingLabel(number, request.selling_party_id, request.ship_from_party_id, self.label_format, packages)
+        self.labels[number] = label
+        self.label_created[number] = datetime.now(UTC)
+        return label
+
+    def fetch_shipping_label(self, purchase_order_number: str) -> ShippingLabel:
+        self.faults.check("fetch_shipping_label")
+        try:
+            return self.labels[purchase_order_number]
+        except KeyError:
+            raise NotFoundError("no label for this order", subject=purchase_order_number) from None
+
+    def fetch_shipping_labels_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> LabelPage:
+        self.faults.check("fetch_shipping_labels_page")
+        matching = [
+            label
+            for number, label in sorted(self.labels.items(), key=lambda item: (self.label_created[item[0]], item[0]))
+            if window.start <= self.label_created[number] < window.end
+            and (ship_from_party_id is None or label.ship_from_party_id == ship_from_party_id)
+        ]
+        start = int(next_token or 0)
+        more = start + limit < len(matching)
+        return LabelPage(tuple(matching[start : start + limit]), str(start + limit) if more else None)
+
+    def fetch_packing_slip(self, purchase_order_number: str) -> PackingSlip | None:
+        self.faults.check("fetch_packing_slip")
+        if purchase_order_number not in self.slips_ready:
+            return None
+        return PackingSlip(purchase_order_number, f"%PDF-1.4 slip {purchase_order_number}".encode())
+
+    def fetch_packing_slips_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> PackingSlipPage:
+        self.faults.check("fetch_packing_slips_page")
+        # a slip becomes available with its order here: listed by the order's date
+        matching = [
+            PackingSlip(o.purchase_order_number, f"%PDF-1.4 slip {o.purchase_order_number}".encode())
+            for o in sorted(self.orders.values(), key=lambda o: (o.order_date, o.purchase_order_number))
+            if o.purchase_order_number in self.slips_ready
+            and window.start <= o.order_date < window.end
+            and (ship_from_party_id is None or o.ship_from_party_id == ship_from_party_id)
+        ]
+        start = int(next_token or 0)
+        more = start + limit < len(matching)
+        return PackingSlipPage(tuple(matching[start : start + limit]), str(start + limit) if more else None)
+
+    def fetch_order_numbers_page(
+        self,
+        window: TimeWindow,
+        *,
+        status: AmazonOrderStatus,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrderNumbersPage:
+        self.faults.check("fetch_order_numbers_page")
+        matching = [
+            o.purchase_order_number
+            for o in sorted(self.orders.values(), key=lambda o: (o.order_date, o.purchase_order_number))
+            if window.start <= o.order_date < window.end
+            and o.status is status
+            and (ship_from_party_id is None or o.ship_from_party_id == ship_from_party_id)
+        ]
+        start = int(next_token or 0)
+        more = start + limit < len(matching)
+        return OrderNumbersPage(tuple(matching[start : start + limit]), str(start + limit) if more else None)
+
     def _new_transaction(self) -> str:
         transaction_id = f"txn-{next(self._ids):06d}"
         self.transactions[transaction_id] = TransactionStatus(transaction_id, TransactionState.SUCCESS)
@@ -253,6 +375,10 @@ class FakeLedger:
 
         self.feeds: dict[int, _Feed] = {}
         self._feed_ids = itertools.count(1)
+
+        self.labels: dict[tuple[str, str], LabelRecord] = {}
+        self.slips: dict[tuple[str, str], PackingSlipRecord] = {}
+        self.notices: dict[tuple[str, str], CancellationNotice] = {}
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -745,6 +871,191 @@ class FakeLedger:
                     self._accept_if_settled(held)
                 return
 
+    # labels, packing slips, cancellations -----------------------------------------------------------------
+
+    def claim_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        self.faults.check("claim_labels")
+        claimed = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            row = self.orders.get((account, number))
+            if (
+                row is None
+                or row.order.state not in (OrderState.ACKNOWLEDGED, OrderState.EXPORTED)
+                or (account, number) in self.notices
+                or (account, number) in self.labels
+            ):
+                continue
+            now = self.clock()
+            self.labels[(account, number)] = LabelRecord(
+                account, number, row.order.ship_from_party_id, LabelState.REQUESTING, requested_at=now
+            )
+            claimed.append(number)
+        return claimed
+
+    def release_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        self.faults.check("release_labels")
+        released = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            record = self.labels.get((account, number))
+            if record is not None and record.state is LabelState.REQUESTING:
+                del self.labels[(account, number)]
+                released.append(number)
+        return released
+
+    def record_labels(self, account: str, labels: Sequence[ShippingLabel]) -> list[str]:
+        self.faults.check("record_labels")
+        recorded = []
+        for label in labels:
+            record = self.labels.get((account, label.purchase_order_number))
+            if record is None or record.state is not LabelState.REQUESTING:
+                continue
+            packages = tuple(replace(package, content=b"") for package in label.packages)
+            self.labels[(account, label.purchase_order_number)] = replace(
+                record,
+                state=LabelState.CREATED,
+                label_format=label.label_format,
+                packages=packages,
+                created_at=self.clock(),
+            )
+            recorded.append(label.purchase_order_number)
+        return recorded
+
+    def mark_labels_dropped(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        self.faults.check("mark_labels_dropped")
+        moved = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            record = self.labels.get((account, number))
+            if record is not None and record.state is LabelState.CREATED:
+                self.labels[(account, number)] = replace(record, state=LabelState.DROPPED, dropped_at=self.clock())
+                moved.append(number)
+        return moved
+
+    def load_labels(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[LabelState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[LabelRecord]:
+        self.faults.check("load_labels")
+        wanted = None if purchase_order_numbers is None else set(purchase_order_numbers)
+        found = [
+            record
+            for (acct, number), record in self.labels.items()
+            if acct == account
+            and (wanted is None or number in wanted)
+            and (states is None or record.state in states)
+            and (ship_from_party_id is None or record.ship_from_party_id == ship_from_party_id)
+        ]
+        return sorted(found, key=lambda record: record.purchase_order_number)
+
+    def record_packing_slips_waiting(
+        self, account: str, ship_from_party_id: str, purchase_order_numbers: Collection[str], when: datetime
+    ) -> list[str]:
+        self.faults.check("record_packing_slips_waiting")
+        if when.tzinfo is None:
+            raise DataError("packing slip first try must be timezone-aware (got a naive datetime)")
+        inserted = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            if (account, number) not in self.slips:
+                self.slips[(account, number)] = PackingSlipRecord(
+                    account, number, ship_from_party_id, PackingSlipState.WAITING, when
+                )
+                inserted.append(number)
+        return inserted
+
+    def mark_packing_slips(
+        self, account: str, purchase_order_numbers: Collection[str], state: PackingSlipState
+    ) -> list[str]:
+        self.faults.check("mark_packing_slips")
+        if state is PackingSlipState.WAITING:
+            raise DataError("a packing slip cannot go back to waiting")
+        moved = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            record = self.slips.get((account, number))
+            if record is not None and record.state is PackingSlipState.WAITING:
+                dropped = self.clock() if state is PackingSlipState.DROPPED else None
+                self.slips[(account, number)] = replace(record, state=state, dropped_at=dropped)
+                moved.append(number)
+        return moved
+
+    def load_packing_slips(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[PackingSlipState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[PackingSlipRecord]:
+        self.faults.check("load_packing_slips")
+        wanted = None if purchase_order_numbers is None else set(purchase_order_numbers)
+        found = [
+            record
+            for (acct, number), record in self.slips.items()
+            if acct == account
+            and (wanted is None or number in wanted)
+            and (states is None or record.state in states)
+            and (ship_from_party_id is None or record.ship_from_party_id == ship_from_party_id)
+        ]
+        return sorted(found, key=lambda record: record.purchase_order_number)
+
+    def record_cancelled_after_export(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        self.faults.check("record_cancelled_after_export")
+        recorded = []
+        for number in dict.fromkeys(purchase_order_numbers):
+            row = self.orders.get((account, number))
+            if row is None or row.order.state is not OrderState.EXPORTED or (account, number) in self.notices:
+                continue
+            order = row.order
+            self.notices[(account, number)] = CancellationNotice(
+                account, number, order.ship_from_party_id, order.order_date, order.export_file, self.clock()
+            )
+            recorded.append(number)
+        return recorded
+
+    def claim_cancellation_notices(
+        self, account: str, ship_from_party_id: str, file_name: str
+    ) -> list[CancellationNotice]:
+        self.faults.check("claim_cancellation_notices")
+        for key, notice in self.notices.items():
+            if notice.account == account and notice.ship_from_party_id == ship_from_party_id and not notice.notice_file:
+                self.notices[key] = replace(notice, notice_file=file_name)
+        return self._sorted_notices(n for n in self.notices.values() if n.account == account
+                                    and n.notice_file == file_name)
+
+    def mark_cancellations_notified(self, account: str, file_name: str) -> list[str]:
+        self.faults.check("mark_cancellations_notified")
+        moved = []
+        for key, notice in self.notices.items():
+            if notice.account == account and notice.notice_file == file_name and notice.notified_at is None:
+                self.notices[key] = replace(notice, notified_at=self.clock())
+                moved.append(notice.purchase_order_number)
+        return sorted(moved)
+
+    def load_cancellation_notices(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+        pending_only: bool = False,
+    ) -> list[CancellationNotice]:
+        self.faults.check("load_cancellation_notices")
+        wanted = None if purchase_order_numbers is None else set(purchase_order_numbers)
+        return self._sorted_notices(
+            notice
+            for notice in self.notices.values()
+            if notice.account == account
+            and (ship_from_party_id is None or notice.ship_from_party_id == ship_from_party_id)
+            and (wanted is None or notice.purchase_order_number in wanted)
+            and (not pending_only or notice.notified_at is None)
+        )
+
+    @staticmethod
+    def _sorted_notices(notices: Iterable[CancellationNotice]) -> list[CancellationNotice]:
+        return sorted(notices, key=lambda n: (n.detected_at, n.order_date, n.purchase_order_number))
+
     # helpers --------------------------------------------------------------------------------------------
 
     def states(self, account: str) -> dict[str, OrderState]:
@@ -828,6 +1139,10 @@ class FakeWarehouseDrop:
         self.faults.check("upload")
         self.folders[folder][name] = bytes(data)
         self.mtimes[(folder, name)] = self.clock()
+
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        for name, data in files.items():
+            self.upload(folder, name, data)
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         self.faults.check("list_new")

@@ -28,18 +28,25 @@ from adapters.amazon.http import (
 )
 from adapters.amazon.json import (
     iso_utc,
+    parse_label_page,
     parse_order,
+    parse_order_numbers_page,
     parse_orders_page,
+    parse_packing_slip,
+    parse_packing_slips_page,
     parse_restricted_data_token,
+    parse_shipping_label,
     parse_transaction_id,
     parse_transaction_status,
     to_acknowledgement_json,
     to_inventory_json,
+    to_label_request_json,
     to_shipment_confirmation_json,
 )
 from adapters.amazon.pacing import RetryPolicy, TokenBucket
 from tasks.core.errors import (
     ConfigError,
+    NotFoundError,
     OutcomeUnknownError,
     PermanentError,
     TokenRefusedError,
@@ -48,11 +55,17 @@ from tasks.core.errors import (
 from tasks.core.models import (
     AmazonOrderStatus,
     InventoryUpdate,
+    LabelPage,
+    LabelRequest,
     OrderAcknowledgement,
+    OrderNumbersPage,
     OrderPage,
+    PackingSlip,
+    PackingSlipPage,
     PurchaseOrder,
     Region,
     ShipmentConfirmation,
+    ShippingLabel,
     TimeWindow,
     TransactionStatus,
 )
@@ -70,6 +83,25 @@ def tls_context() -> ssl.SSLContext:
 
 
 # ------------------------------------------------------------------------------------------------ implementation
+
+
+def _window_params(
+    window: TimeWindow, ship_from_party_id: str | None, next_token: str | None, limit: int
+) -> dict[str, object]:
+    """The query of the window-and-page listings (getOrders, getShippingLabels, getPackingSlips)."""
+    if not 1 <= limit <= 100:
+        raise PermanentError(f"limit must be between 1 and 100, got {limit}")
+    params: dict[str, object] = {
+        "createdAfter": iso_utc(window.start),
+        "createdBefore": iso_utc(window.end),
+        "limit": limit,
+        "sortOrder": "ASC",
+    }
+    if ship_from_party_id:
+        params["shipFromPartyId"] = ship_from_party_id
+    if next_token:
+        params["nextToken"] = next_token  # exactly as Amazon sent it; httpx URL-encodes it
+    return params
 
 
 @dataclass(frozen=True)
@@ -103,6 +135,20 @@ _REGIONS = {
 
 ORDERS_PATH = "/vendor/directFulfillment/orders/2021-12-28/purchaseOrders"
 ORDER_PATH = ORDERS_PATH + "/{purchaseOrderNumber}"
+LABELS_PATH = "/vendor/directFulfillment/shipping/2021-12-28/shippingLabels"
+LABEL_PATH = LABELS_PATH + "/{purchaseOrderNumber}"
+SLIPS_PATH = "/vendor/directFulfillment/shipping/2021-12-28/packingSlips"
+SLIP_PATH = SLIPS_PATH + "/{purchaseOrderNumber}"
+# Every restricted operation the product calls, in one RDT (at most 50 resources); a bare path means GET.
+RESTRICTED_RESOURCES: tuple[str | tuple[str, str], ...] = (
+    ORDERS_PATH,
+    ORDER_PATH,
+    LABELS_PATH,
+    LABEL_PATH,
+    ("POST", LABEL_PATH),  # createShippingLabels: restricted too (it answers 403 to an LWA token)
+    SLIPS_PATH,
+    SLIP_PATH,
+)
 RDT_REFRESH_MARGIN = 300.0  # mint a new RDT this long before the old one expires (lifetime 3600 s)
 
 OPERATIONS = (
@@ -112,6 +158,11 @@ OPERATIONS = (
     "submitShipmentConfirmations",
     "submitInventoryUpdate",
     "getTransactionStatus",
+    "createShippingLabels",
+    "getShippingLabel",
+    "getShippingLabels",
+    "getPackingSlip",
+    "getPackingSlips",
 )
 
 
@@ -132,7 +183,7 @@ class SpApiVendorApi:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rdt_pace: TokenBucket | None = None,
-        restricted_paths: Sequence[str] = (ORDERS_PATH, ORDER_PATH),
+        restricted_paths: Sequence[str | tuple[str, str]] = RESTRICTED_RESOURCES,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         guard_sp_api_logging()
@@ -152,7 +203,9 @@ class SpApiVendorApi:
         self._buckets = {name: template.fresh(clock=clock, sleep=sleep) for name in OPERATIONS}
         # createRestrictedDataToken is limited to 1 request/s, apart from the DF operations' buckets.
         self._rdt_bucket = (rdt_pace or TokenBucket(1, 1)).fresh(clock=clock, sleep=sleep)
-        self._restricted_paths = tuple(restricted_paths)
+        self._restricted = tuple(
+            (path, "GET") if isinstance(path, str) else (path[1], path[0]) for path in restricted_paths
+        )
         self._http = httpx.Client(timeout=access.timeout, transport=transport) if transport else None
         self._lwa = LwaTokens(
             access.token_url or DEFAULT_TOKEN_URL,
@@ -179,6 +232,7 @@ class SpApiVendorApi:
             self._orders_read = OrdersClient(marketplace, **common)
             self._orders = OrdersClient(marketplace, **common)
             self._shipping = ShippingClient(marketplace, **common)
+            self._shipping_read = ShippingClient(marketplace, **common)
             self._transactions = TransactionsClient(marketplace, **common)
             self._inventory = InventoryClient(marketplace, **common)
             self._tokens = TokensClient(marketplace, **common)
@@ -188,12 +242,15 @@ class SpApiVendorApi:
             self._orders_read,
             self._orders,
             self._shipping,
+            self._shipping_read,
             self._transactions,
             self._inventory,
             self._tokens,
         )
-        # getOrders/getOrder need the RDT instead of the LWA token; acknowledgements must not carry it.
+        # getOrders/getOrder, labels and packing slips need the RDT instead of the LWA token; acknowledgements
+        # and shipment confirmations must not carry it.
         self._orders_read.token_source = self._restricted_token
+        self._shipping_read.token_source = self._restricted_token
         if self._http is not None:
             for client in self._clients:
                 client.use_http_client(self._http)
@@ -315,6 +372,94 @@ class SpApiVendorApi:
         )
         return parse_transaction_status(answer.body, transaction_id)
 
+    # ---------------------------------------------------------------- labels and packing slips
+
+    def create_shipping_labels(self, request: LabelRequest) -> ShippingLabel:
+        """createShippingLabels (synchronous); a 409 (labels exist) answers with getShippingLabel instead.
+
+        It is paced and retried like a read: resending it cannot make a second label, Amazon answers 409.
+        """
+        number = request.purchase_order_number
+        body = to_label_request_json(request)
+        try:
+            answer = self._call(
+                "createShippingLabels",
+                lambda: self._shipping_read.create_shipping_labels(number, **body),
+                restricted=True,
+            )
+        except PermanentError as exc:
+            if exc.status != 409:
+                raise
+            log.info("createShippingLabels %s: labels exist already (409); reading them", number)
+            return self.fetch_shipping_label(number)
+        return parse_shipping_label(answer.body, number)
+
+    def fetch_shipping_label(self, purchase_order_number: str) -> ShippingLabel:
+        """getShippingLabel; NotFoundError when the order has no label."""
+        answer = self._call(
+            "getShippingLabel",
+            lambda: self._shipping_read.get_shipping_label(purchase_order_number),
+            restricted=True,
+        )
+        return parse_shipping_label(answer.body, purchase_order_number)
+
+    def fetch_shipping_labels_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> LabelPage:
+        """One page of getShippingLabels: labels created in the window."""
+        params = _window_params(window, ship_from_party_id, next_token, limit)
+        answer = self._call(
+            "getShippingLabels", lambda: self._shipping_read.get_shipping_labels(**params), restricted=True
+        )
+        return parse_label_page(answer.body)
+
+    def fetch_packing_slip(self, purchase_order_number: str) -> PackingSlip | None:
+        """getPackingSlip; None while Amazon has no slip for the order."""
+        try:
+            answer = self._call(
+                "getPackingSlip",
+                lambda: self._shipping_read.get_packing_slip(purchase_order_number),
+                restricted=True,
+            )
+        except NotFoundError:
+            return None
+        return parse_packing_slip(answer.body, purchase_order_number)
+
+    def fetch_packing_slips_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> PackingSlipPage:
+        """One page of getPackingSlips: slips that became available in the window."""
+        params = _window_params(window, ship_from_party_id, next_token, limit)
+        answer = self._call(
+            "getPackingSlips", lambda: self._shipping_read.get_packing_slips(**params), restricted=True
+        )
+        return parse_packing_slips_page(answer.body)
+
+    def fetch_order_numbers_page(
+        self,
+        window: TimeWindow,
+        *,
+        status: AmazonOrderStatus,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrderNumbersPage:
+        """One page of getOrders filtered by status, numbers only (includeDetails=false: no PII comes back)."""
+        params = _window_params(window, ship_from_party_id, next_token, limit)
+        params.update(status=AmazonOrderStatus(status).value, includeDetails="false")
+        answer = self._call("getOrders", lambda: self._orders_read.get_orders(**params), restricted=True)
+        return parse_order_numbers_page(answer.body)
+
     @staticmethod
     def _transaction_id(operation: str, answer: AmazonAnswer) -> str:
         try:
@@ -335,7 +480,7 @@ class SpApiVendorApi:
         with self._rdt_lock:
             if self._rdt is not None and self._clock() < self._rdt_expires_at:
                 return self._rdt
-            resources = [{"method": "GET", "path": path} for path in self._restricted_paths]
+            resources = [{"method": method, "path": path} for path, method in self._restricted]
             answer = self._call(
                 "createRestrictedDataToken",
                 lambda: self._tokens.create_restricted_data_token(restrictedResources=resources),

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tasks.core.errors import DataError
+from tasks.core.errors import DataError, ParseError
 from tasks.core.models import (
     AcknowledgementLine,
     Address,
     AmazonErrorDetail,
     AmazonOrderStatus,
+    Carton,
     InventoryUpdate,
+    LabelFormat,
+    LabelPackage,
+    LabelPage,
+    LabelRequest,
     OrderAcknowledgement,
     OrderLine,
+    OrderNumbersPage,
     Package,
+    PackingSlip,
+    PackingSlipPage,
     PurchaseOrder,
     RejectedOrder,
     ShipmentConfirmation,
     ShippedItem,
+    ShippingLabel,
     TransactionState,
     TransactionStatus,
 )
@@ -227,6 +238,7 @@ def _read_order(raw: Any, number: str | None) -> PurchaseOrder:
                 details, "shipmentDetails.shipmentDates.promisedDeliveryDate", required=False
             ),
             ship_to=_address(_get(details, "shipToParty")),
+            is_pslip_required=_flag(details, "shipmentDetails.isPslipRequired"),
         )
     except _Missing as missing:
         if missing.path.startswith(("purchaseOrderNumber", "orderDetails")):
@@ -333,19 +345,12 @@ def _shipped_item(item: ShippedItem, purchase_order_number: str, quantity_key: s
 
 
 def _container(package: Package, sequence: int, purchase_order_number: str) -> Json:
-    weight_unit = _WEIGHT_UNITS.get(package.weight_unit.strip().upper())
-    if weight_unit is None:
-        raise DataError(
-            f"package {package.container_identifier}: weight unit must be KG or LB",
-            code="InvalidWeightUnit",
-            subject=purchase_order_number,
-        )
     container: Json = {
         "containerType": "Carton",
         "containerIdentifier": package.container_identifier,
         "trackingNumber": package.tracking_number,
         "containerSequenceNumber": sequence,
-        "weight": {"unitOfMeasure": weight_unit, "value": _decimal_text(package.weight)},
+        **_measures(package, purchase_order_number),
         "packedItems": [_shipped_item(item, purchase_order_number, "packedQuantity") for item in package.items],
     }
     if package.ship_method:
@@ -354,6 +359,19 @@ def _container(package: Package, sequence: int, purchase_order_number: str) -> J
         container["scacCode"] = package.scac
     if package.carrier:
         container["carrier"] = package.carrier
+    return container
+
+
+def _measures(package: Package | Carton, purchase_order_number: str) -> Json:
+    """A container's `weight` and, when all three sizes and their unit are known, its `dimensions`."""
+    weight_unit = _WEIGHT_UNITS.get(package.weight_unit.strip().upper())
+    if weight_unit is None:
+        raise DataError(
+            f"package {package.container_identifier}: weight unit must be KG or LB",
+            code="InvalidWeightUnit",
+            subject=purchase_order_number,
+        )
+    measures: Json = {"weight": {"unitOfMeasure": weight_unit, "value": _decimal_text(package.weight)}}
     sizes = (package.length, package.width, package.height)
     if all(size is not None for size in sizes) and package.dimension_unit:
         unit = _DIMENSION_UNITS.get(package.dimension_unit.strip().upper())
@@ -363,13 +381,13 @@ def _container(package: Package, sequence: int, purchase_order_number: str) -> J
                 code="InvalidDimensionUnit",
                 subject=purchase_order_number,
             )
-        container["dimensions"] = {
+        measures["dimensions"] = {
             "length": _decimal_text(package.length or 0),
             "width": _decimal_text(package.width or 0),
             "height": _decimal_text(package.height or 0),
             "unitOfMeasure": unit,
         }
-    return container
+    return measures
 
 
 def to_shipment_confirmation_json(confirmation: ShipmentConfirmation) -> Json:
@@ -408,6 +426,26 @@ def to_inventory_json(update: InventoryUpdate) -> Json:
             for item in update.items
         ],
     }
+
+
+def to_label_request_json(request: LabelRequest) -> Json:
+    """The body of createShippingLabels (`CreateShippingLabelsRequest`, Shipping 2021-12-28)."""
+    number = request.purchase_order_number
+    body: Json = {"sellingParty": _party(request.selling_party_id), "shipFromParty": _party(request.ship_from_party_id)}
+    if request.cartons:
+        containers = []
+        for sequence, carton in enumerate(request.cartons, start=1):
+            container: Json = {
+                "containerType": "Carton",
+                "containerIdentifier": carton.container_identifier,
+                **_measures(carton, number),
+                "packedItems": [_shipped_item(item, number, "packedQuantity") for item in carton.items],
+            }
+            if len(request.cartons) > 1:
+                container["containerSequenceNumber"] = sequence  # the model: "for multi-box shipments only"
+            containers.append(container)
+        body["containers"] = containers
+    return body
 
 
 # ---------------------------------------------------------------- answers
@@ -480,3 +518,101 @@ def parse_restricted_data_token(body: Any) -> tuple[str, float]:
     except (TypeError, ValueError):
         seconds = 3600.0
     return token, seconds
+
+
+# ---------------------------------------------------------------- labels, packing slips, order numbers
+
+
+def _content(value: Any, field: str, subject: str | None) -> bytes:
+    if not isinstance(value, str) or not value:
+        raise ParseError(f"Amazon sent no {field}", code="MalformedResponse", subject=subject)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        message = f"Amazon sent a {field} that is not base64"
+        raise ParseError(message, code="MalformedResponse", subject=subject) from None
+
+
+def parse_shipping_label(body: Any, purchase_order_number: str | None = None) -> ShippingLabel:
+    """A `ShippingLabel` -> ShippingLabel with each package's label decoded; ParseError names the field."""
+    number = _order_number(body) or purchase_order_number
+    if not isinstance(body, Mapping) or number is None:
+        raise ParseError("Amazon sent a shipping label without its purchase order number", code="MalformedResponse",
+                         subject=purchase_order_number)
+    try:
+        label_format = LabelFormat(str(body.get("labelFormat", "")).upper())
+    except ValueError:
+        raise ParseError("Amazon sent a shipping label whose labelFormat is neither ZPL nor PNG",
+                         code="MalformedResponse", subject=number) from None
+    data = body.get("labelData")
+    if not isinstance(data, list) or not data:
+        raise ParseError("Amazon sent a shipping label without labelData", code="MalformedResponse", subject=number)
+    packages = []
+    for index, item in enumerate(data):
+        if not isinstance(item, Mapping):
+            raise ParseError(f"labelData[{index}] is not an object", code="MalformedResponse", subject=number)
+        tracking = item.get("trackingNumber")
+        if not isinstance(tracking, str) or not tracking:
+            raise ParseError(f"labelData[{index}].trackingNumber is missing", code="MalformedResponse", subject=number)
+        packages.append(
+            LabelPackage(
+                package_identifier=str(item.get("packageIdentifier") or f"{index + 1:03d}"),
+                tracking_number=tracking,
+                ship_method=_optional_text(item.get("shipMethod")),
+                ship_method_name=_optional_text(item.get("shipMethodName")),
+                content=_content(item.get("content"), f"labelData[{index}].content", number),
+            )
+        )
+    return ShippingLabel(
+        purchase_order_number=number,
+        selling_party_id=_text(body, "sellingParty.partyId", required=False) or "",
+        ship_from_party_id=_text(body, "shipFromParty.partyId", required=False) or "",
+        label_format=label_format,
+        packages=tuple(packages),
+    )
+
+
+def _optional_text(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and str(value) else None
+
+
+def _next_token(body: Mapping[str, Any]) -> str | None:
+    pagination = body.get("pagination")
+    token = pagination.get("nextToken") if isinstance(pagination, Mapping) else None
+    return str(token) if token else None
+
+
+def parse_label_page(body: Any) -> LabelPage:
+    """A `ShippingLabelList` -> LabelPage."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("shippingLabels", []), list):
+        raise ParseError("getShippingLabels answered without a shippingLabels list", code="MalformedResponse")
+    labels = tuple(parse_shipping_label(raw) for raw in body.get("shippingLabels") or [])
+    return LabelPage(labels, _next_token(body))
+
+
+def parse_packing_slip(body: Any, purchase_order_number: str | None = None) -> PackingSlip:
+    """A `PackingSlip` -> PackingSlip with the PDF decoded."""
+    number = _order_number(body) or purchase_order_number
+    if not isinstance(body, Mapping) or number is None:
+        raise ParseError("Amazon sent a packing slip without its purchase order number", code="MalformedResponse",
+                         subject=purchase_order_number)
+    return PackingSlip(
+        purchase_order_number=number,
+        content=_content(body.get("content"), "packing slip content", number),
+        content_type=str(body.get("contentType") or "application/pdf"),
+    )
+
+
+def parse_packing_slips_page(body: Any) -> PackingSlipPage:
+    """A `PackingSlipList` -> PackingSlipPage."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("packingSlips", []), list):
+        raise ParseError("getPackingSlips answered without a packingSlips list", code="MalformedResponse")
+    return PackingSlipPage(tuple(parse_packing_slip(raw) for raw in body.get("packingSlips") or []), _next_token(body))
+
+
+def parse_order_numbers_page(body: Any) -> OrderNumbersPage:
+    """An `OrderList` asked with includeDetails=false -> the purchase order numbers and the next token."""
+    if not isinstance(body, Mapping) or not isinstance(body.get("orders", []), list):
+        raise ParseError("getOrders answered without an orders list", code="MalformedResponse")
+    numbers = tuple(number for raw in body.get("orders") or [] if (number := _order_number(raw)))
+    return OrderNumbersPage(numbers, _next_token(body))

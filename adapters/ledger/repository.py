@@ -22,13 +22,16 @@ from adapters.ledger.schema import (
     MAX_REASON,
     UtcDateTime,
     acknowledgement_requests,
+    cancellation_notices,
     inbound_files,
     inventory_chunks,
     inventory_feeds,
     inventory_items,
     order_lines,
     orders,
+    packing_slips,
     purged_files,
+    shipping_labels,
     transaction_subjects,
     transactions,
     utcnow,
@@ -39,6 +42,7 @@ from tasks.core.models import (
     EMPTY_FEED_ITEMS,
     AmazonErrorDetail,
     AmazonOrderStatus,
+    CancellationNotice,
     ChunkState,
     DownloadOutcome,
     FeedItems,
@@ -49,14 +53,21 @@ from tasks.core.models import (
     InboundFile,
     InventoryBaseline,
     InventoryFeed,
+    LabelFormat,
+    LabelPackage,
+    LabelRecord,
+    LabelState,
     LedgerOrder,
     LedgerTransaction,
     OrderLine,
     OrderState,
+    PackingSlipRecord,
+    PackingSlipState,
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
     RequestState,
+    ShippingLabel,
     TransactionKind,
     TransactionState,
     TransactionStatus,
@@ -1205,6 +1216,371 @@ class SqlLedger:
         feed = self._feed_by_id(conn, feed_id)
         if feed.state is FeedState.SENT:
             self._accept_if_settled(conn, feed)
+
+
+    # labels, packing slips, cancellations ---------------------------------------------------------------
+
+    # An order may get a label while it waits for export (labels before the orders file) or after it
+    # (labels from the warehouse's packages file), never once Amazon cancelled it.
+    LABEL_ORDER_STATES = (OrderState.ACKNOWLEDGED, OrderState.EXPORTED)
+
+    def _filters(
+        self, table: sa.Table, account: str, purchase_order_numbers: Collection[str] | None
+    ) -> list[list[sa.ColumnElement[bool]]]:
+        """WHERE clauses for one account, optionally for these orders only (one list per key chunk)."""
+        base: list[sa.ColumnElement[bool]] = [table.c.account == account]
+        if purchase_order_numbers is None:
+            return [base]
+        return [[*base, keys] for keys in _key_filters(table.c.purchase_order_number, purchase_order_numbers,
+                                                       self.dialect)]
+
+    def claim_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Record the intent to ask Amazon for a label, once per order; returns the orders this caller claimed."""
+        now = utcnow()
+        cancelled_after_export = sa.exists().where(
+            cancellation_notices.c.account == orders.c.account,
+            cancellation_notices.c.purchase_order_number == orders.c.purchase_order_number,
+        )
+        claimed: set[str] = set()
+        with self._transaction("claim labels") as conn:
+            for keys in self._keys(purchase_order_numbers):
+                eligible = conn.execute(
+                    sa.select(orders.c.purchase_order_number, orders.c.ship_from_party_id)
+                    .where(
+                        orders.c.account == account,
+                        keys,
+                        orders.c.state.in_(self.LABEL_ORDER_STATES),
+                        ~cancelled_after_export,
+                    )
+                    .order_by(orders.c.purchase_order_number)
+                    .with_for_update(of=orders)  # a concurrent cancel or hold waits for this claim (PostgreSQL)
+                ).all()
+                if not eligible:
+                    continue
+                rows = [
+                    {
+                        "account": account,
+                        "purchase_order_number": row.purchase_order_number,
+                        "ship_from_party_id": row.ship_from_party_id,
+                        "state": LabelState.REQUESTING,
+                        "packages": [],
+                        "requested_at": now,
+                        "updated_at": now,
+                    }
+                    for row in eligible
+                ]
+                statement = (
+                    self._insert(shipping_labels)
+                    .on_conflict_do_nothing(index_elements=["account", "purchase_order_number"])
+                    .returning(shipping_labels.c.purchase_order_number)
+                )
+                claimed.update(conn.scalars(statement, rows).all())
+        return _in_input_order(purchase_order_numbers, claimed)
+
+    def release_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Forget claims whose createShippingLabels provably made no label (refused, or never sent)."""
+        released: set[str] = set()
+        with self._transaction("release labels") as conn:
+            for where in self._filters(shipping_labels, account, purchase_order_numbers):
+                released.update(
+                    conn.scalars(
+                        shipping_labels.delete()
+                        .where(*where, shipping_labels.c.state == LabelState.REQUESTING)
+                        .returning(shipping_labels.c.purchase_order_number)
+                    )
+                )
+        return _in_input_order(purchase_order_numbers, released)
+
+    def record_labels(self, account: str, labels: Sequence[ShippingLabel]) -> list[str]:
+        """Store package ids, tracking numbers and ship methods (never the label itself); requesting -> created."""
+        now = utcnow()
+        recorded: set[str] = set()
+        with self._transaction("record labels") as conn:
+            for label in sorted(labels, key=lambda one: one.purchase_order_number):
+                packages = [
+                    {
+                        "package": package.package_identifier,
+                        "tracking": package.tracking_number,
+                        "ship_method": package.ship_method,
+                        "ship_method_title": package.ship_method_name,
+                    }
+                    for package in label.packages
+                ]
+                number = conn.scalar(
+                    shipping_labels.update()
+                    .where(
+                        shipping_labels.c.account == account,
+                        shipping_labels.c.purchase_order_number == label.purchase_order_number,
+                        shipping_labels.c.state == LabelState.REQUESTING,
+                    )
+                    .values(
+                        state=LabelState.CREATED,
+                        label_format=LabelFormat(label.label_format),
+                        packages=packages,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                    .returning(shipping_labels.c.purchase_order_number)
+                )
+                if number is not None:
+                    recorded.add(number)
+        return _in_input_order([label.purchase_order_number for label in labels], recorded)
+
+    def mark_labels_dropped(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Record that the orders' label files are on the warehouse drop (created -> dropped)."""
+        now = utcnow()
+        moved: set[str] = set()
+        with self._transaction("mark labels dropped") as conn:
+            for where in self._filters(shipping_labels, account, purchase_order_numbers):
+                moved.update(
+                    conn.scalars(
+                        shipping_labels.update()
+                        .where(*where, shipping_labels.c.state == LabelState.CREATED)
+                        .values(state=LabelState.DROPPED, dropped_at=now, updated_at=now)
+                        .returning(shipping_labels.c.purchase_order_number)
+                    )
+                )
+        return _in_input_order(purchase_order_numbers, moved)
+
+    def load_labels(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[LabelState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[LabelRecord]:
+        """Label records of an account, by order number."""
+        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
+            return []
+        found: list[sa.Row[Any]] = []
+        with self._transaction("load labels", write=False) as conn:
+            for where in self._filters(shipping_labels, account, purchase_order_numbers):
+                query = sa.select(shipping_labels).where(*where)
+                if states is not None:
+                    query = query.where(shipping_labels.c.state.in_([LabelState(state) for state in states]))
+                if ship_from_party_id is not None:
+                    query = query.where(shipping_labels.c.ship_from_party_id == ship_from_party_id)
+                found.extend(conn.execute(query).all())
+        records = [
+            LabelRecord(
+                account=row.account,
+                purchase_order_number=row.purchase_order_number,
+                ship_from_party_id=row.ship_from_party_id,
+                state=LabelState(row.state),
+                label_format=LabelFormat(row.label_format) if row.label_format else None,
+                packages=tuple(
+                    LabelPackage(
+                        package_identifier=package["package"],
+                        tracking_number=package["tracking"],
+                        ship_method=package.get("ship_method"),
+                        ship_method_name=package.get("ship_method_title"),
+                    )
+                    for package in row.packages
+                ),
+                requested_at=row.requested_at,
+                created_at=row.created_at,
+                dropped_at=row.dropped_at,
+            )
+            for row in found
+        ]
+        return sorted(records, key=lambda record: record.purchase_order_number)
+
+    def record_packing_slips_waiting(
+        self, account: str, ship_from_party_id: str, purchase_order_numbers: Collection[str], when: datetime
+    ) -> list[str]:
+        """Remember that these orders need Amazon's packing slip (first asked at `when`); returns the new ones."""
+        when = _aware(when, "packing slip first try")
+        now = utcnow()
+        rows = [
+            {
+                "account": account,
+                "purchase_order_number": number,
+                "ship_from_party_id": ship_from_party_id,
+                "state": PackingSlipState.WAITING,
+                "first_try_at": when,
+                "updated_at": now,
+            }
+            for number in sorted(set(purchase_order_numbers))
+        ]
+        if not rows:
+            return []
+        statement = (
+            self._insert(packing_slips)
+            .on_conflict_do_nothing(index_elements=["account", "purchase_order_number"])
+            .returning(packing_slips.c.purchase_order_number)
+        )
+        with self._transaction("record packing slips waiting") as conn:
+            inserted = conn.scalars(statement, rows).all()
+        return _in_input_order(purchase_order_numbers, inserted)
+
+    def mark_packing_slips(
+        self, account: str, purchase_order_numbers: Collection[str], state: PackingSlipState
+    ) -> list[str]:
+        """Move waiting slips to dropped, or to missing (deadline passed); returns the ones moved."""
+        state = PackingSlipState(state)
+        if state is PackingSlipState.WAITING:
+            raise DataError("a packing slip cannot go back to waiting")
+        now = utcnow()
+        values: dict[str, Any] = {"state": state, "updated_at": now}
+        if state is PackingSlipState.DROPPED:
+            values["dropped_at"] = now
+        moved: set[str] = set()
+        with self._transaction("mark packing slips") as conn:
+            for where in self._filters(packing_slips, account, purchase_order_numbers):
+                moved.update(
+                    conn.scalars(
+                        packing_slips.update()
+                        .where(*where, packing_slips.c.state == PackingSlipState.WAITING)
+                        .values(**values)
+                        .returning(packing_slips.c.purchase_order_number)
+                    )
+                )
+        return _in_input_order(purchase_order_numbers, moved)
+
+    def load_packing_slips(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[PackingSlipState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[PackingSlipRecord]:
+        """Packing slip records of an account, by order number."""
+        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
+            return []
+        found: list[sa.Row[Any]] = []
+        with self._transaction("load packing slips", write=False) as conn:
+            for where in self._filters(packing_slips, account, purchase_order_numbers):
+                query = sa.select(packing_slips).where(*where)
+                if states is not None:
+                    query = query.where(packing_slips.c.state.in_([PackingSlipState(state) for state in states]))
+                if ship_from_party_id is not None:
+                    query = query.where(packing_slips.c.ship_from_party_id == ship_from_party_id)
+                found.extend(conn.execute(query).all())
+        records = [
+            PackingSlipRecord(
+                account=row.account,
+                purchase_order_number=row.purchase_order_number,
+                ship_from_party_id=row.ship_from_party_id,
+                state=PackingSlipState(row.state),
+                first_try_at=row.first_try_at,
+                dropped_at=row.dropped_at,
+            )
+            for row in found
+        ]
+        return sorted(records, key=lambda record: record.purchase_order_number)
+
+    def record_cancelled_after_export(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Remember exported orders Amazon reports cancelled, once each; returns the ones new to the ledger."""
+        now = utcnow()
+        recorded: set[str] = set()
+        with self._transaction("record cancelled after export") as conn:
+            for keys in self._keys(purchase_order_numbers):
+                exported = conn.execute(
+                    sa.select(
+                        orders.c.purchase_order_number,
+                        orders.c.ship_from_party_id,
+                        orders.c.order_date,
+                        orders.c.export_file,
+                    ).where(orders.c.account == account, keys, orders.c.state == OrderState.EXPORTED)
+                ).all()
+                if not exported:
+                    continue
+                rows = [
+                    {
+                        "account": account,
+                        "purchase_order_number": row.purchase_order_number,
+                        "ship_from_party_id": row.ship_from_party_id,
+                        "order_date": row.order_date,
+                        "export_file": row.export_file,
+                        "detected_at": now,
+                    }
+                    for row in exported
+                ]
+                statement = (
+                    self._insert(cancellation_notices)
+                    .on_conflict_do_nothing(index_elements=["account", "purchase_order_number"])
+                    .returning(cancellation_notices.c.purchase_order_number)
+                )
+                recorded.update(conn.scalars(statement, rows).all())
+        return _in_input_order(purchase_order_numbers, recorded)
+
+    def claim_cancellation_notices(
+        self, account: str, ship_from_party_id: str, file_name: str
+    ) -> list[CancellationNotice]:
+        """Claim every cancellation of a warehouse not yet in a cancellations file for this file name."""
+        with self._transaction("claim cancellation notices") as conn:
+            conn.execute(
+                cancellation_notices.update()
+                .where(
+                    cancellation_notices.c.account == account,
+                    cancellation_notices.c.ship_from_party_id == ship_from_party_id,
+                    cancellation_notices.c.notice_file.is_(None),
+                )
+                .values(notice_file=file_name)
+            )
+            rows = conn.execute(
+                sa.select(cancellation_notices).where(
+                    cancellation_notices.c.account == account, cancellation_notices.c.notice_file == file_name
+                )
+            ).all()
+        return _notices(rows)
+
+    def mark_cancellations_notified(self, account: str, file_name: str) -> list[str]:
+        """Record that the cancellations file is on the warehouse drop; returns its orders."""
+        now = utcnow()
+        with self._transaction("mark cancellations notified") as conn:
+            moved = conn.scalars(
+                cancellation_notices.update()
+                .where(
+                    cancellation_notices.c.account == account,
+                    cancellation_notices.c.notice_file == file_name,
+                    cancellation_notices.c.notified_at.is_(None),
+                )
+                .values(notified_at=now)
+                .returning(cancellation_notices.c.purchase_order_number)
+            ).all()
+        return sorted(moved)
+
+    def load_cancellation_notices(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+        pending_only: bool = False,
+    ) -> list[CancellationNotice]:
+        """Orders cancelled after export (pending_only: the warehouse has not been told yet), oldest first."""
+        if purchase_order_numbers is not None and not purchase_order_numbers:
+            return []
+        found: list[sa.Row[Any]] = []
+        with self._transaction("load cancellation notices", write=False) as conn:
+            for where in self._filters(cancellation_notices, account, purchase_order_numbers):
+                query = sa.select(cancellation_notices).where(*where)
+                if ship_from_party_id is not None:
+                    query = query.where(cancellation_notices.c.ship_from_party_id == ship_from_party_id)
+                if pending_only:
+                    query = query.where(cancellation_notices.c.notified_at.is_(None))
+                found.extend(conn.execute(query).all())
+        return _notices(found)
+
+
+def _notices(rows: Iterable[sa.Row[Any]]) -> list[CancellationNotice]:
+    notices = [
+        CancellationNotice(
+            account=row.account,
+            purchase_order_number=row.purchase_order_number,
+            ship_from_party_id=row.ship_from_party_id,
+            order_date=row.order_date,
+            export_file=row.export_file,
+            detected_at=row.detected_at,
+            notice_file=row.notice_file,
+            notified_at=row.notified_at,
+        )
+        for row in rows
+    ]
+    return sorted(notices, key=lambda notice: (notice.detected_at, notice.order_date, notice.purchase_order_number))
 
 
 # A claimed chunk ends sent, unknown or refused, or goes back to pending when provably not applied.

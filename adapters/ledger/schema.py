@@ -216,3 +216,67 @@ inventory_items = sa.Table(
     sa.Column("chunk", sa.Integer),  # the request that carries it; null = not sent (unchanged)
     sa.Index("ix_inventory_items_chunk", "feed_id", "chunk"),
 )
+
+# labels, packing slips, cancellations (migration 0005) -------------------------------------------------------
+
+shipping_labels = sa.Table(
+    "shipping_labels",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("purchase_order_number", sa.String(64), primary_key=True),
+    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("label_format", sa.String(8)),
+    # [{"package": "001", "tracking": "...", "ship_method": "...", "ship_method_title": "..."}]: no label content
+    sa.Column("packages", sa.JSON, nullable=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime),
+    sa.Column("dropped_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account", "purchase_order_number"],
+        ["orders.account", "orders.purchase_order_number"],
+        name="fk_shipping_labels_order",
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_shipping_labels_account_state", "account", "state"),
+)
+
+packing_slips = sa.Table(
+    "packing_slips",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("purchase_order_number", sa.String(64), primary_key=True),
+    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("first_try_at", UtcDateTime, nullable=False),
+    sa.Column("dropped_at", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account", "purchase_order_number"],
+        ["orders.account", "orders.purchase_order_number"],
+        name="fk_packing_slips_order",
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_packing_slips_account_state", "account", "state"),
+)
+
+cancellation_notices = sa.Table(
+    "cancellation_notices",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("purchase_order_number", sa.String(64), primary_key=True),
+    sa.Column("ship_from_party_id", sa.String(64), nullable=False),
+    sa.Column("order_date", UtcDateTime, nullable=False),
+    sa.Column("export_file", sa.String(255)),
+    sa.Column("detected_at", UtcDateTime, nullable=False),
+    sa.Column("notice_file", sa.String(255)),
+    sa.Column("notified_at", UtcDateTime),
+    sa.ForeignKeyConstraint(
+        ["account", "purchase_order_number"],
+        ["orders.account", "orders.purchase_order_number"],
+        name="fk_cancellation_notices_order",
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_cancellation_notices_account_notice_file", "account", "notice_file"),
+)

@@ -7,7 +7,7 @@ import fnmatch
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, get_args
 
 from tasks.core.config import Folders
 from tasks.core.errors import IntegrationError, PermanentError, TransientError
@@ -22,7 +22,7 @@ from tasks.core.text import visible
 DEFAULT_SETTLE_SECONDS = 2.0
 
 _PARTIAL = re.compile(r"\.part[^.]*$", re.IGNORECASE)  # ours are `<name>.part-<uuid>`; others use .part/.partial
-_FOLDERS: tuple[Folder, ...] = ("orders", "shipments", "inventory", "archive", "error")
+_FOLDERS: tuple[Folder, ...] = get_args(Folder)
 _PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.EROFS}
 
 

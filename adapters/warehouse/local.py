@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from adapters.warehouse.common import (
@@ -73,6 +73,10 @@ class LocalWarehouseDrop:
                 temp.unlink(missing_ok=True)
             raise map_os_error(exc, "upload", f"{folder}/{name}") from exc
         log.info("uploaded %s/%s (%d bytes)", folder, name, len(data))
+
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        for name, data in files.items():
+            self.upload(folder, name, data)
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         unsafe: list[str] = []

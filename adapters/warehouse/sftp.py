@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hmac
 import io
 import logging
@@ -11,7 +12,7 @@ import posixpath
 import socket
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
@@ -155,23 +156,47 @@ class SftpWarehouseDrop:
 
     def upload(self, folder: Folder, name: str, data: bytes) -> None:
         directory = self._dir(folder)
-        final = posixpath.join(directory, check_name(name))
+        check_name(name)
 
         def put(sftp: _SftpClient) -> None:
             self._makedirs(sftp, directory)
             # Also clears the temporary file of an attempt cut off with the connection, when this is the retry.
             self._remove_leftovers(sftp, directory, folder, name)
-            temp = posixpath.join(directory, temp_name(name))
-            try:
-                sftp.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
-                self._replace(sftp, temp, final)
-            except (OSError, EOFError, paramiko.SSHException) as exc:
-                if self._alive() and not self._discard(sftp, temp) and isinstance(exc, FileNotFoundError):
-                    raise vanished_temp(f"{folder}/{name}") from exc
-                raise
+            self._put(sftp, directory, folder, name, data)
 
         self._run("upload", f"{folder}/{name}", put)
         log.info("uploaded %s/%s (%d bytes) to %s", folder, name, len(data), self.host)
+
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        directory = self._dir(folder)
+        names = {check_name(name) for name in files}
+
+        def clear(sftp: _SftpClient) -> None:
+            self._makedirs(sftp, directory)
+            # one listing for the batch: a folder of thousands of label files must not be listed per file
+            for entry in self._temporaries(sftp, directory):
+                if entry.filename.split(".part-", 1)[0] in names:
+                    with contextlib.suppress(FileNotFoundError):
+                        sftp.remove(posixpath.join(directory, entry.filename))
+                        log.info("%s: removed temporary file %s left by an earlier upload", folder, entry.filename)
+
+        self._run("upload", f"{folder} ({len(files)} files)", clear)
+        for name, data in files.items():
+            put = functools.partial(self._put, directory=directory, folder=folder, name=name, data=data)
+            self._run("upload", f"{folder}/{name}", put)
+        log.info("uploaded %d file(s) to %s on %s", len(files), folder, self.host)
+
+    def _put(self, sftp: _SftpClient, directory: str, folder: Folder, name: str, data: bytes) -> None:
+        """Write a temporary file beside the final name, then rename it over the final name."""
+        final = posixpath.join(directory, name)
+        temp = posixpath.join(directory, temp_name(name))
+        try:
+            sftp.putfo(io.BytesIO(data), temp, file_size=len(data), confirm=True)
+            self._replace(sftp, temp, final)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            if self._alive() and not self._discard(sftp, temp) and isinstance(exc, FileNotFoundError):
+                raise vanished_temp(f"{folder}/{name}") from exc
+            raise
 
     def list_new(self, folder: Folder, patterns: Sequence[str] = ("*",)) -> list[RemoteFile]:
         directory = self._dir(folder)

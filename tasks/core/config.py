@@ -68,6 +68,10 @@ class Folders(_Strict):
     inventory: str = "inbound/inventory"
     archive: str = "archive"
     error: str = "error"
+    labels: str = "outbound/labels"  # Amazon shipping labels, one file per package, and label manifests
+    packing_slips: str = "outbound/packing-slips"  # Amazon packing slip PDFs, one per order
+    cancellations: str = "outbound/cancellations"  # orders Amazon cancelled after they were exported
+    packages: str = "inbound/packages"  # weighed packages the warehouse sends when labels wait for them
 
 
 class LocalDrop(_Strict):
@@ -120,8 +124,10 @@ class FileOptions(_Strict):
     encoding: str = "utf-8"
     date_format: str = "%Y-%m-%d"
     datetime_format: str = "%Y-%m-%dT%H:%M:%SZ"
-    # our column name -> the warehouse's header, per file kind (orders, shipments, stock, the SKU map)
-    columns: dict[Literal["orders", "shipments", "stock", "sku_map"], dict[str, str]] = Field(default_factory=dict)
+    # our column name -> the warehouse's header, per file kind
+    columns: dict[
+        Literal["orders", "shipments", "stock", "sku_map", "packages", "package_profile"], dict[str, str]
+    ] = Field(default_factory=dict)
     # our column name -> other headers accepted for it on inbound files
     header_aliases: dict[str, list[str]] = Field(default_factory=dict)
     # dates further back than this are refused as implausible: a spreadsheet's empty date (1899-12-30), the Unix
@@ -129,6 +135,7 @@ class FileOptions(_Strict):
     oldest_date_days: int = Field(90, ge=1, le=3660)
     shipment_patterns: list[str] = Field(default_factory=lambda: ["*.csv"])
     stock_patterns: list[str] = Field(default_factory=lambda: ["*.csv"])
+    package_patterns: list[str] = Field(default_factory=lambda: ["*.csv"])
 
 
 class WarehouseSchedules(_Strict):
@@ -153,6 +160,52 @@ class InventoryOptions(_Strict):
     delta_chunk_size: int = Field(5000, ge=1, le=50_000)  # items per partial update in delta mode
 
 
+class PackageSize(_Strict):
+    """A carton's weight and, optionally, its dimensions (all three with their unit, or none)."""
+
+    weight: float = Field(gt=0, lt=100_000)
+    weight_unit: Literal["KG", "LB"] = "LB"
+    length: float | None = Field(None, gt=0, lt=100_000)
+    width: float | None = Field(None, gt=0, lt=100_000)
+    height: float | None = Field(None, gt=0, lt=100_000)
+    dimension_unit: Literal["IN", "CM"] | None = None
+
+    @model_validator(mode="after")
+    def _dimensions_together(self) -> PackageSize:
+        given = [self.length, self.width, self.height, self.dimension_unit]
+        if any(value is not None for value in given) and not all(value is not None for value in given):
+            raise ValueError("give length, width, height and dimension_unit together, or none of them")
+        return self
+
+
+class LabelOptions(_Strict):
+    """Amazon shipping labels, packing slips and cancellation notices for one warehouse."""
+
+    labels: Literal["none", "amazon"] = "none"
+    # where a label request's packages come from: one default carton per order, a per-SKU package profile
+    # (a CSV file on this machine), or a packages file the warehouse drops after weighing (labels then follow
+    # the order file instead of coming with it)
+    packages: Literal["default", "profile", "file"] = "default"
+    default_package: PackageSize | None = None
+    package_profile: Path | None = None
+    packing_slips: Literal["none", "amazon"] = "none"
+    # an order whose slip Amazon has not made available this long after we first asked is exported anyway,
+    # flagged (export), or held for a person (hold)
+    packing_slip_deadline_minutes: float = Field(120.0, ge=0)
+    packing_slip_overdue: Literal["export", "hold"] = "export"
+    # ask Amazon each order run which exported orders were cancelled, and tell the warehouse in a file
+    cancellations: bool = True
+    cancellation_lookback_days: int = Field(30, ge=1, le=180)
+
+    @model_validator(mode="after")
+    def _package_source(self) -> LabelOptions:
+        if self.labels == "amazon" and self.packages == "default" and self.default_package is None:
+            raise ValueError("labels: amazon with packages: default needs default_package (weight, weight_unit)")
+        if self.packages == "profile" and self.package_profile is None:
+            raise ValueError("packages: profile needs package_profile (the path of the per-SKU CSV file)")
+        return self
+
+
 class Warehouse(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     ship_from_party_id: str = Field(min_length=1)  # = the Amazon warehouse code
@@ -160,6 +213,7 @@ class Warehouse(_Strict):
     files: FileOptions = FileOptions()
     schedules: WarehouseSchedules = WarehouseSchedules()
     inventory: InventoryOptions = InventoryOptions()
+    labels: LabelOptions = LabelOptions()
 
 
 class OrderDownload(_Strict):

@@ -6,7 +6,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +24,7 @@ from tasks.core.inbound_checks import (
     sniff,
     sniff_text,
 )
+from tasks.core.labels import OrderDocuments
 from tasks.core.models import PurchaseOrder
 from tasks.core.names import slug
 from tasks.core.schemas import COLUMNS, InboundKind
@@ -51,6 +52,16 @@ ORDER_COLUMNS: tuple[str, ...] = (
     "is_gift",
     "gift_message",
     "ship_from_party_id",
+)
+
+# Appended when the warehouse gets Amazon labels or packing slips (several values are separated by spaces).
+ORDER_DOCUMENT_COLUMNS: tuple[str, ...] = (
+    "label_ship_method",
+    "label_tracking_numbers",
+    "label_files",
+    "packing_slip_required",
+    "packing_slip_file",
+    "packing_slip_missing",
 )
 
 # RFC 4180 ends records with CRLF; quoted fields keep their own line breaks untouched.
@@ -85,8 +96,14 @@ def _bool_text(values: list[bool]) -> pl.Series:
     return pl.Series(values, dtype=pl.Boolean).replace_strict({True: "true", False: "false"}, return_dtype=pl.String)
 
 
-def build_orders_file(orders: Sequence[PurchaseOrder], options: FileOptions) -> bytes:
-    """Write one row per order line, with a header row, RFC 4180 quoting and the warehouse's names and formats."""
+def build_orders_file(
+    orders: Sequence[PurchaseOrder], options: FileOptions, documents: Mapping[str, OrderDocuments] | None = None
+) -> bytes:
+    """Write one row per order line, with a header row, RFC 4180 quoting and the warehouse's names and formats.
+
+    With `documents` (labels or packing slips on), each row also says where the order's label files and
+    packing slip are, its label tracking numbers and ship method.
+    """
     data: dict[str, list[object]] = {name: [] for name in ORDER_COLUMNS}
     for order in orders:
         address = order.ship_to
@@ -129,8 +146,12 @@ def build_orders_file(orders: Sequence[PurchaseOrder], options: FileOptions) -> 
             for name, values in data.items()
         }
     )
-    headers = order_headers(options)
-    frame = frame.rename(dict(zip(ORDER_COLUMNS, headers, strict=True)))
+    names = ORDER_COLUMNS
+    if documents is not None:
+        frame = frame.join(_documents_frame(documents), on="purchase_order_number", how="left", maintain_order="left")
+        names = ORDER_COLUMNS + ORDER_DOCUMENT_COLUMNS
+    headers = order_headers(options, documents=documents is not None)
+    frame = frame.rename(dict(zip(names, headers, strict=True)))
     text = frame.write_csv(separator=options.delimiter, quote_style="necessary", line_terminator=LINE_TERMINATOR)
     try:
         return text.encode(options.encoding)
@@ -140,13 +161,34 @@ def build_orders_file(orders: Sequence[PurchaseOrder], options: FileOptions) -> 
         raise _unencodable(frame, headers, options.encoding) from None
 
 
-def order_headers(options: FileOptions) -> list[str]:
+def _documents_frame(documents: Mapping[str, OrderDocuments]) -> pl.DataFrame:
+    def flag(value: bool) -> str:
+        return "true" if value else "false"
+
+    numbers = list(documents)
+    values = [documents[number] for number in numbers]
+    return pl.DataFrame(
+        {
+            "purchase_order_number": numbers,
+            "label_ship_method": [d.label_ship_method for d in values],
+            "label_tracking_numbers": [" ".join(d.tracking_numbers) or None for d in values],
+            "label_files": [" ".join(d.label_files) or None for d in values],
+            "packing_slip_required": [flag(d.packing_slip_required) for d in values],
+            "packing_slip_file": [d.packing_slip_file for d in values],
+            "packing_slip_missing": [flag(d.packing_slip_missing) for d in values],
+        },
+        schema=dict.fromkeys(("purchase_order_number", *ORDER_DOCUMENT_COLUMNS), pl.String),
+    )
+
+
+def order_headers(options: FileOptions, *, documents: bool = False) -> list[str]:
     """The orders file's header row: our column names, renamed where the warehouse asks for its own."""
     renames = options.columns.get("orders", {})
-    unknown = sorted(set(renames) - set(ORDER_COLUMNS))
+    known = ORDER_COLUMNS + ORDER_DOCUMENT_COLUMNS
+    unknown = sorted(set(renames) - set(known))
     if unknown:
-        raise ConfigError(f"files.columns.orders names unknown columns {unknown}; known: {list(ORDER_COLUMNS)}")
-    headers = [renames.get(name, name) for name in ORDER_COLUMNS]
+        raise ConfigError(f"files.columns.orders names unknown columns {unknown}; known: {list(known)}")
+    headers = [renames.get(name, name) for name in (known if documents else ORDER_COLUMNS)]
     if len(set(headers)) != len(headers):
         raise ConfigError(f"files.columns.orders gives two columns the same header: {headers}")
     return headers

@@ -98,6 +98,7 @@ class PurchaseOrder:
     is_priority: bool = False
     promised_delivery_date: datetime | None = None
     ship_to: Address | None = field(default=None, repr=False)
+    is_pslip_required: bool = False  # Amazon's packing slip must go in the box
 
 
 @dataclass(frozen=True)
@@ -431,3 +432,138 @@ class InventoryBaseline:
     accepted: InventoryFeed | None  # the last accepted feed
     levels: FeedItems  # the stock that feed carried (all its items)
     pending: FeedItems  # items sent by newer feeds Amazon has not settled (sent, sending or unknown)
+
+# ------------------------------------------------------------------------------ labels, packing slips, cancellations
+
+
+class LabelFormat(enum.StrEnum):
+    """ShippingLabel.labelFormat (Shipping 2021-12-28)."""
+
+    ZPL = "ZPL"
+    PNG = "PNG"
+
+
+class LabelState(enum.StrEnum):
+    """Where an order's Amazon shipping label is; each step is recorded before the next side effect."""
+
+    REQUESTING = "requesting"  # claimed: createShippingLabels may be in flight
+    CREATED = "created"  # Amazon answered with the label (tracking numbers recorded)
+    DROPPED = "dropped"  # the label files are on the warehouse drop
+
+
+class PackingSlipState(enum.StrEnum):
+    WAITING = "waiting"  # required, not available from Amazon yet
+    DROPPED = "dropped"  # the PDF is on the warehouse drop
+    MISSING = "missing"  # the deadline passed: exported without it (flagged) as configured
+
+
+@dataclass(frozen=True)
+class Carton:
+    """One package we ask Amazon to label: its weight, optional dimensions, and what is packed in it."""
+
+    container_identifier: str
+    weight: float
+    weight_unit: str  # "KG" | "LB"
+    items: tuple[ShippedItem, ...] = ()
+    length: float | None = None
+    width: float | None = None
+    height: float | None = None
+    dimension_unit: str | None = None  # "IN" | "CM"
+
+
+@dataclass(frozen=True)
+class LabelRequest:
+    """createShippingLabels for one order: the parties and the cartons to label."""
+
+    purchase_order_number: str
+    selling_party_id: str
+    ship_from_party_id: str
+    cartons: tuple[Carton, ...]
+
+
+@dataclass(frozen=True)
+class LabelPackage:
+    """One labelled package; `content` is the printed label, which shows the customer's address (PII)."""
+
+    package_identifier: str  # "001", "002", ...
+    tracking_number: str
+    ship_method: str | None = None
+    ship_method_name: str | None = None
+    content: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class ShippingLabel:
+    purchase_order_number: str
+    selling_party_id: str
+    ship_from_party_id: str
+    label_format: LabelFormat
+    packages: tuple[LabelPackage, ...]
+
+
+@dataclass(frozen=True)
+class LabelPage:
+    labels: tuple[ShippingLabel, ...]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class PackingSlip:
+    """Amazon's packing slip for one order; the PDF shows the customer's address (PII)."""
+
+    purchase_order_number: str
+    content: bytes = field(repr=False)
+    content_type: str = "application/pdf"
+
+
+@dataclass(frozen=True)
+class PackingSlipPage:
+    slips: tuple[PackingSlip, ...]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderNumbersPage:
+    """One page of getOrders with includeDetails=false: purchase order numbers only (no PII)."""
+
+    numbers: tuple[str, ...]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """What the ledger keeps of an order's label: package ids, tracking numbers and ship method, never the label."""
+
+    account: str
+    purchase_order_number: str
+    ship_from_party_id: str
+    state: LabelState
+    label_format: LabelFormat | None = None
+    packages: tuple[LabelPackage, ...] = ()  # without content
+    requested_at: datetime | None = None
+    created_at: datetime | None = None
+    dropped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PackingSlipRecord:
+    account: str
+    purchase_order_number: str
+    ship_from_party_id: str
+    state: PackingSlipState
+    first_try_at: datetime
+    dropped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CancellationNotice:
+    """An order Amazon cancelled after we exported it, and the file that told the warehouse (once)."""
+
+    account: str
+    purchase_order_number: str
+    ship_from_party_id: str
+    order_date: datetime
+    export_file: str | None
+    detected_at: datetime
+    notice_file: str | None = None  # claimed for this cancellations file
+    notified_at: datetime | None = None  # the file is on the warehouse drop

@@ -382,6 +382,11 @@ class Tally:
     caught: tuple[str, ...] = ()  # NEW orders the sweep found that the windows had missed
     problems: tuple[str, ...] = ()  # each fails the run: a person should look
     notes: tuple[str, ...] = ()
+    labels: int = 0  # orders whose label files were dropped
+    packing_slips: int = 0  # packing slips dropped
+    waiting_for_documents: int = 0  # kept back from export: label or packing slip not there yet
+    missing_packing_slips: int = 0  # exported, flagged, without the slip Amazon never made available
+    cancellations_told: int = 0  # exported orders Amazon cancelled that the warehouse was told of
 
     def __add__(self, other: Tally) -> Tally:
         return Tally(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
@@ -427,6 +432,11 @@ class WarehouseReport:
             "problems": " / ".join(t.problems),
             "notes": " / ".join(t.notes),
             "ledger_states": self.ledger_states,
+            "labels": t.labels,
+            "packing_slips": t.packing_slips,
+            "waiting_for_documents": t.waiting_for_documents,
+            "missing_packing_slips": t.missing_packing_slips,
+            "cancellations_told": t.cancellations_told,
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 from tasks.core.models import (
     AmazonOrderStatus,
+    CancellationNotice,
     ChunkState,
     DownloadOutcome,
     FeedItems,
@@ -20,15 +21,25 @@ from tasks.core.models import (
     InventoryBaseline,
     InventoryFeed,
     InventoryUpdate,
+    LabelPage,
+    LabelRecord,
+    LabelRequest,
+    LabelState,
     LedgerOrder,
     LedgerTransaction,
     OrderAcknowledgement,
+    OrderNumbersPage,
     OrderPage,
     OrderState,
+    PackingSlip,
+    PackingSlipPage,
+    PackingSlipRecord,
+    PackingSlipState,
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
     ShipmentConfirmation,
+    ShippingLabel,
     TimeWindow,
     TransactionKind,
     TransactionStatus,
@@ -80,6 +91,57 @@ class VendorApi(Protocol):
 
     def close(self) -> None:
         """Close every connection this client opened."""
+        ...
+
+    # labels and packing slips ----------------------------------------------------------------
+    def create_shipping_labels(self, request: LabelRequest) -> ShippingLabel:
+        """createShippingLabels (synchronous, RDT) for one order.
+
+        Amazon answers 409 when the order has labels already: then the existing ones are read with
+        getShippingLabel and returned, so asking twice never makes a second label.
+        """
+        ...
+
+    def fetch_shipping_label(self, purchase_order_number: str) -> ShippingLabel:
+        """getShippingLabel (RDT); NotFoundError when the order has no label."""
+        ...
+
+    def fetch_shipping_labels_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> LabelPage:
+        """One page of getShippingLabels (RDT): labels created in the window (7 days at most)."""
+        ...
+
+    def fetch_packing_slip(self, purchase_order_number: str) -> PackingSlip | None:
+        """getPackingSlip (RDT); None while Amazon has no slip for the order (not required, or not ready yet)."""
+        ...
+
+    def fetch_packing_slips_page(
+        self,
+        window: TimeWindow,
+        *,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> PackingSlipPage:
+        """One page of getPackingSlips (RDT): slips that became available in the window (7 days at most)."""
+        ...
+
+    def fetch_order_numbers_page(
+        self,
+        window: TimeWindow,
+        *,
+        status: AmazonOrderStatus,
+        ship_from_party_id: str | None = None,
+        next_token: str | None = None,
+        limit: int = 100,
+    ) -> OrderNumbersPage:
+        """One page of getOrders with a status filter and includeDetails=false: numbers only, no PII."""
         ...
 
 
@@ -291,8 +353,98 @@ class Ledger(Protocol):
         unknown. A feed in any other state is returned unchanged."""
         ...
 
+    # labels, packing slips, cancellations ---------------------------------------------------------
+    def claim_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Record the intent to ask Amazon for a label, once per order; returns the orders this caller claimed.
 
-Folder = Literal["orders", "shipments", "inventory", "archive", "error"]
+        Only orders that are acknowledged or exported, not cancelled after export, and have no label row yet
+        can be claimed: a label is requested once per order and never for a cancelled one.
+        """
+        ...
+
+    def release_labels(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Forget claims whose createShippingLabels provably made no label (refused, or never sent)."""
+        ...
+
+    def record_labels(self, account: str, labels: Sequence[ShippingLabel]) -> list[str]:
+        """Store package ids, tracking numbers and ship methods (never the label itself); requesting -> created."""
+        ...
+
+    def mark_labels_dropped(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Record that the orders' label files are on the warehouse drop (created -> dropped)."""
+        ...
+
+    def load_labels(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[LabelState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[LabelRecord]:
+        """Label records of an account, by order number."""
+        ...
+
+    def record_packing_slips_waiting(
+        self, account: str, ship_from_party_id: str, purchase_order_numbers: Collection[str], when: datetime
+    ) -> list[str]:
+        """Remember that these orders need Amazon's packing slip (first asked at `when`); returns the new ones."""
+        ...
+
+    def mark_packing_slips(
+        self, account: str, purchase_order_numbers: Collection[str], state: PackingSlipState
+    ) -> list[str]:
+        """Move waiting slips to dropped, or to missing (deadline passed); returns the ones moved."""
+        ...
+
+    def load_packing_slips(
+        self,
+        account: str,
+        *,
+        purchase_order_numbers: Collection[str] | None = None,
+        states: Collection[PackingSlipState] | None = None,
+        ship_from_party_id: str | None = None,
+    ) -> list[PackingSlipRecord]:
+        """Packing slip records of an account, by order number."""
+        ...
+
+    def record_cancelled_after_export(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Remember exported orders Amazon reports cancelled, once each; returns the ones new to the ledger."""
+        ...
+
+    def claim_cancellation_notices(
+        self, account: str, ship_from_party_id: str, file_name: str
+    ) -> list[CancellationNotice]:
+        """Claim every cancellation of a warehouse not yet in a cancellations file for this file name."""
+        ...
+
+    def mark_cancellations_notified(self, account: str, file_name: str) -> list[str]:
+        """Record that the cancellations file is on the warehouse drop; returns its orders."""
+        ...
+
+    def load_cancellation_notices(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+        pending_only: bool = False,
+    ) -> list[CancellationNotice]:
+        """Orders cancelled after export (pending_only: the warehouse has not been told yet), oldest first."""
+        ...
+
+
+Folder = Literal[
+    "orders",
+    "shipments",
+    "inventory",
+    "archive",
+    "error",
+    "labels",
+    "packing_slips",
+    "cancellations",
+    "packages",
+]
 
 
 @dataclass(frozen=True)
@@ -351,4 +503,9 @@ class WarehouseDrop(Protocol):
 
     def delete(self, folder: Folder, name: str) -> bool:
         """Delete one file; False when it was already gone."""
+        ...
+
+    # labels and packing slips ----------------------------------------------------------------
+    def upload_many(self, folder: Folder, files: Mapping[str, bytes]) -> None:
+        """Upload each file as `upload` does (atomically, replacing); leftovers are looked for once per batch."""
         ...

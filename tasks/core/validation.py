@@ -105,6 +105,14 @@ def validate_stock(
 def validate_sku_map(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
     """Validate a SKU map file: each warehouse SKU, vendor SKU and ASIN at most once, each row naming an Amazon id."""
     return _validate(data, "sku_map", options, file_name=file_name, now=datetime.now(UTC))
+def validate_packages(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
+    """Validate a warehouse packages file; an order with any bad row is held back whole, the others proceed."""
+    return _validate(data, "packages", options, file_name=file_name, now=datetime.now(UTC))
+
+
+def validate_package_profile(data: bytes, options: FileOptions, *, file_name: str) -> ValidationResult:
+    """Validate a per-SKU package profile; every SKU must appear once, rows with problems are left out."""
+    return _validate(data, "package_profile", options, file_name=file_name, now=datetime.now(UTC))
 
 
 def validate_data(
@@ -156,10 +164,12 @@ def _validate(
     row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
     if kind == "shipments":
         extra = _shipment_checks(table.frame, typed, now)
-    elif kind == "stock":
+    elif kind in ("stock", "package_profile"):  # each SKU once
         extra = _stock_checks(table.frame)
-    else:
+    elif kind == "sku_map":
         extra = [_repeated(table.frame, name, label) for name, label in _SKU_MAP_KEYS]
+    else:
+        extra = []
     # A line wrong as a whole (the wrong number of fields: values in the wrong columns; a repeated header) has
     # only that said of it. Of the problems named for one cell, the first is the most specific (a NUL, 7.9E+11).
     whole_lines = file_errors.filter(pl.col("row").is_not_null() & pl.col("column").is_null())["row"].implode()
@@ -171,8 +181,8 @@ def _validate(
     bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
     keep = ~pl.col("row").is_in(bad_rows.implode())
-    if kind == "shipments":
-        held_errors, held = _hold_orders(table.frame, bad_rows)
+    if kind in ("shipments", "packages"):  # an order's rows go through whole or not at all
+        held_errors, held = _hold_orders(table.frame, bad_rows, "confirmed" if kind == "shipments" else "labelled")
         errors = pl.concat([errors, held_errors], how="vertical")
         keep = keep & ~pl.col("purchase_order_number").is_in(pl.Series(held, dtype=pl.String).implode())
     valid = typed.filter(keep)
@@ -334,8 +344,10 @@ def _repeated(text: pl.DataFrame, column: str, label: str) -> pl.DataFrame:
     return repeated.cast(ERROR_SCHEMA)  # type: ignore[arg-type]
 
 
-def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """An order is confirmed whole or not at all: one bad line holds back every line of its order."""
+def _hold_orders(
+    text: pl.DataFrame, bad_rows: pl.Series, done: str = "confirmed"
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """An order is confirmed (or labelled) whole or not at all: one bad line holds back every line of its order."""
     order = "purchase_order_number"
     orders = text.select("row", order)  # two columns, not the whole file, go through the joins
     bad_orders = (
@@ -348,7 +360,7 @@ def _hold_orders(text: pl.DataFrame, bad_rows: pl.Series) -> tuple[pl.DataFrame,
         .filter(~pl.col("row").is_in(bad_rows.implode()))
         .select("row", pl.lit(order).alias("column"), pl.col(order).alias("value"),
                 pl.format("order held back because its line {} has a problem; "
-                          "an order is confirmed whole or not at all", "first_bad").alias("reason"))
+                          f"an order is {done} whole or not at all", "first_bad").alias("reason"))
         .cast(ERROR_SCHEMA)  # type: ignore[arg-type]
     )
     return held_lines, tuple(bad_orders[order].to_list())

@@ -121,8 +121,9 @@ def make_cycle(
         sim_options: dict[str, Any] | None = None,
         secrets: dict[str, str] | None = None,
         sftp_key: Any = None,
-
         inventory: dict[str, Any] | None = None,
+
+        warehouse_options: dict[str, Any] | None = None,
     ) -> Cycle:
         """`secrets` replaces the E2E_* secret values; `sftp_key` (a ClientKey, its passphrase in secrets as
         E2E_SFTP_KEY_PASSPHRASE) makes the drops log in with that key, its text given through E2E_SFTP_KEY."""
@@ -187,6 +188,8 @@ def make_cycle(
                         "settle_seconds": 0.1,  # files are written whole before a test lists them
                     },
                     "inventory": inventory or {},
+
+                    **(warehouse_options or {}),
                 }
             )
         settings = parse_config(

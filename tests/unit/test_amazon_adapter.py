@@ -87,10 +87,19 @@ def test_get_orders_sends_iso_strings_rdt_and_no_marketplace_params(
     assert request.headers["x-amz-access-token"] == "Atz.sprdt|rdt-1"
     (mint,) = fake_amazon.sent("POST", RDT)
     assert mint.headers["x-amz-access-token"] == "Atza|access-1"
+    # one RDT for every restricted path the product calls: order reads, labels (createShippingLabels is a POST)
+    # and packing slips
+    labels = "/vendor/directFulfillment/shipping/2021-12-28/shippingLabels"
+    slips = "/vendor/directFulfillment/shipping/2021-12-28/packingSlips"
     assert json.loads(mint.content) == {
         "restrictedResources": [
             {"method": "GET", "path": ORDERS_PATH},
             {"method": "GET", "path": ORDERS_PATH + "/{purchaseOrderNumber}"},
+            {"method": "GET", "path": labels},
+            {"method": "GET", "path": labels + "/{purchaseOrderNumber}"},
+            {"method": "POST", "path": labels + "/{purchaseOrderNumber}"},
+            {"method": "GET", "path": slips},
+            {"method": "GET", "path": slips + "/{purchaseOrderNumber}"},
         ]
     }
 

@@ -20,8 +20,15 @@ PURE_CORE = [
     "tasks.core.orders",
     "tasks.core.text",
     "tasks.core.names",
+    "tasks.core.labels",
 ]
-FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation", "tasks.core.inbound_checks"]
+FILE_CORE = [
+    "tasks.core.files",
+    "tasks.core.schemas",
+    "tasks.core.validation",
+    "tasks.core.inbound_checks",
+    "tasks.core.label_files",
+]
 
 
 def _loaded_after_import(modules: list[str]) -> set[str]:
