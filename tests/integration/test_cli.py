@@ -87,7 +87,7 @@ def test_check_config_reports_schema_errors_with_keys(tmp_path: Path):
     config = _config(tmp_path, region="moon")
     result = runner.invoke(app, ["check-config", "--config", str(config)])
     assert result.exit_code == 1
-    assert "accounts.0.region" in result.output
+    assert "accounts[acme].region" in result.output
 
 
 def test_check_config_connect_reaches_simulator_and_drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, simulator):

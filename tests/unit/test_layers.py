@@ -18,6 +18,7 @@ PURE_CORE = [
     "tasks.core.config",
     "tasks.core.states",
     "tasks.core.orders",
+    "tasks.core.schedules",
 ]
 FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
 
