@@ -105,3 +105,9 @@ def mark_held(ledger: Ledger, account: str, purchase_order_number: str, reason: 
 def record_transaction_status(ledger: Ledger, status: TransactionStatus) -> None:
     """Store the outcome Amazon reported for a transaction."""
     ledger.record_transaction_status(status)
+
+
+@side_effect_task(name="mark-transactions-stuck")
+def mark_transactions_stuck(ledger: Ledger, transaction_ids: Sequence[str]) -> list[str]:
+    """Note transactions reported stuck; returns those reported for the first time (announced once)."""
+    return ledger.mark_transactions_stuck(transaction_ids)

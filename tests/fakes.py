@@ -201,6 +201,7 @@ class FakeLedger:
         self.watermarks: dict[tuple[str, str], datetime] = {}
         self.transactions: dict[str, LedgerTransaction] = {}
         self.files: list[_File] = []
+        self.stuck_reported: set[str] = set()
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -406,6 +407,28 @@ class FakeLedger:
 
     def close(self) -> None:
         self.closed = True
+
+    # ops ------------------------------------------------------------------------------------------------
+
+    def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:
+        self.faults.check("mark_transactions_stuck")
+        fresh = [
+            t
+            for t in dict.fromkeys(transaction_ids)
+            if t in self.transactions
+            and self.transactions[t].status is TransactionState.PROCESSING
+            and t not in self.stuck_reported
+        ]
+        self.stuck_reported.update(fresh)
+        return fresh
+
+    def count_orders_by_warehouse(self, account: str) -> dict[str, dict[OrderState, int]]:
+        counts: dict[str, dict[OrderState, int]] = {}
+        for (acct, _), row in self.orders.items():
+            if acct == account:
+                per = counts.setdefault(row.order.ship_from_party_id, dict.fromkeys(OrderState, 0))
+                per[row.order.state] += 1
+        return counts
 
     # helpers --------------------------------------------------------------------------------------------
 

@@ -340,4 +340,3 @@ def parse_config(data: Any, source: str = "configuration") -> Settings:
     if problems:
         raise ConfigError("\n".join([f"{source}: {len(problems)} problem(s)", *(f"  - {p}" for p in problems)]))
     return settings
-

@@ -182,6 +182,15 @@ class Ledger(Protocol):
         """Release the database connections."""
         ...
 
+    # ops ----------------------------------------------------------------------------------
+    def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:
+        """Note that these Processing transactions were reported stuck; returns the ones not reported before."""
+        ...
+
+    def count_orders_by_warehouse(self, account: str) -> dict[str, dict[OrderState, int]]:
+        """How many orders of an account are in each state, per ship-from party id."""
+        ...
+
 
 Folder = Literal["orders", "shipments", "inventory", "archive", "error"]
 

@@ -19,6 +19,7 @@ PURE_CORE = [
     "tasks.core.states",
     "tasks.core.orders",
     "tasks.core.schedules",
+    "tasks.core.transactions",
 ]
 FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
 
