@@ -290,6 +290,16 @@ def read_prefect_yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _pull_directory(pull: Any) -> str | None:
+    """The directory of the set_working_directory pull step, if there is one."""
+    for step in pull or []:
+        if isinstance(step, dict):
+            for options in step.values():
+                if isinstance(options, dict) and options.get("directory"):
+                    return str(options["directory"])
+    return None
+
+
 def prefect_yaml_drift(path: Path, settings: Settings) -> list[str]:
     """What differs between an existing prefect.yaml and the deployments vdf.yaml asks for (empty: in step)."""
     data = read_prefect_yaml(path)
@@ -297,8 +307,7 @@ def prefect_yaml_drift(path: Path, settings: Settings) -> list[str]:
     first = next(iter(existing.values()), {})
     pool = (first.get("work_pool") or {}).get("name", DEFAULT_POOL)
     env = ((first.get("work_pool") or {}).get("job_variables") or {}).get("env") or {}
-    pull = data.get("pull") or [{}]
-    home = str(next(iter(pull[0].values()), {}).get("directory", REPOSITORY)) if pull and pull[0] else str(REPOSITORY)
+    home = _pull_directory(data.get("pull")) or str(REPOSITORY)
     config = str(env.get("VDF_CONFIG", ""))
     specs = plan_deployments(settings, config)
     wanted = {s.name: _yaml_deployment(s, pool, worker_environment(home, config)) for s in specs}

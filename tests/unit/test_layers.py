@@ -20,6 +20,7 @@ PURE_CORE = [
     "tasks.core.orders",
     "tasks.core.schedules",
     "tasks.core.transactions",
+    "tasks.core.health",
 ]
 FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
 
