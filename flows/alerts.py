@@ -51,7 +51,13 @@ reason: {{ event.payload.reason }}
 
 
 def announce(
-    kind: Attention, *, account: str, warehouse: str | None, reason: str, subjects: Sequence[str] = ()
+    kind: Attention,
+    *,
+    account: str,
+    warehouse: str | None,
+    reason: str,
+    subjects: Sequence[str] = (),
+    count: int | None = None,
 ) -> None:
     """Emit one event for something a person must look at; the run it comes from is attached by Prefect."""
     from prefect.events import emit_event
@@ -75,7 +81,7 @@ def announce(
             "warehouse": warehouse or "",
             "run": str(flow_run.name or "(not in a flow run)"),
             "reason": reason[:500],
-            "count": len(subjects) or 1,
+            "count": count if count is not None else (len(subjects) or 1),
             "subjects": list(subjects)[:20],
         },
     )

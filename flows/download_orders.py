@@ -17,6 +17,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
+from flows.alerts import announce
 from flows.runtime import Runtime, get_runtime
 from tasks.amazon import fetch_orders_by_number, fetch_orders_page, submit_acknowledgements
 from tasks.core.config import Account, Warehouse
@@ -122,6 +123,15 @@ def download_orders(
         report.ledger_states = states
     summary = [_as_row(r) for r in reports]
     _publish_report(acct.name, reports)
+    for report in reports:  # one alert per warehouse and run (flows/alerts.py): a person must look at held orders
+        if report.held:
+            announce(
+                "order-held",
+                account=acct.name,
+                warehouse=report.warehouse,
+                reason=f"held by this run; `vdf status --account {acct.name}` lists them with their reasons",
+                count=report.held,
+            )
     failed = [r for r in reports if r.problems]
     if failed:
         details = "; ".join(f"{r.warehouse}: {' / '.join(r.problems)}" for r in failed)
