@@ -39,7 +39,7 @@ FAILED_BODY = """\
 vdf-bridge run {{ flow_run.name }} ({{ flow.name }}) ended {{ flow_run.state.name }}.
 {% for tag in flow_run.tags %}{% if tag.startswith('account:') or tag.startswith('warehouse:') %}{{ tag }}
 {% endif %}{% endfor %}reason: {{ flow_run.state.message }}
-run: {{ flow_run|ui_url }}"""
+run: {{ (flow_run|ui_url) or ('flow run id ' ~ flow_run.id) }}"""
 ATTENTION_SUBJECT = "vdf-bridge: {{ event.payload.what }} (account {{ event.payload.account }})"
 ATTENTION_BODY = """\
 vdf-bridge needs a person: {{ event.payload.count }} {{ event.payload.what }}.

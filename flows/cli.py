@@ -393,9 +393,22 @@ def serve(
             try:
                 _serve(settings, specs, ui=server.ui_url)
             finally:
+                _drain_prefect_clients()
                 console.print("stopping the local Prefect server")
     except IntegrationError as exc:
         raise _fail(exc) from None
+
+
+def _drain_prefect_clients(timeout: float = 10.0) -> None:
+    """Send the events and logs Prefect still holds while the server is up; at exit they would wait for it forever."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (EventsWorker, APILogWorker):
+        try:
+            service.drain_all(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            err.print(f"could not flush Prefect's {service.__name__}: {type(exc).__name__}")
 
 
 def _serve(settings: Any, specs: list[Any], *, ui: str) -> None:

@@ -51,6 +51,7 @@ def server_environment(home: Path, host: str, port: int) -> dict[str, str]:
             "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
             # the UI asks this URL for its data; Prefect's default assumes port 4200
             "PREFECT_UI_API_URL": f"http://{host}:{port}/api",
+            "PREFECT_UI_URL": f"http://{host}:{port}",  # links in notifications ({{ flow_run|ui_url }})
         }
     )
     return env
