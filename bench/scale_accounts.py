@@ -47,8 +47,8 @@ def _database(name: str, *, drop: bool = False) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop:
             conn.execute(f'CREATE DATABASE "{name}"')
-        info = conn.info
-    return f"{info.user}@{info.host}:{info.port}/{name}"
+        where = f"{conn.info.user}@{conn.info.host}:{conn.info.port}/{name}"
+    return where
 
 
 def _prefect(args: list[str], env: dict[str, str]) -> None:
@@ -91,7 +91,9 @@ def main() -> int:
         for a in range(options.accounts):
             codes = [f"W{a:02d}{w}" for w in range(options.warehouses)]
             sim = start_simulator(
-                SimulatorConfig(port=0, selling_party_id=f"VENDOR{a:02d}", warehouses=tuple(codes), transaction_delay=1.0)
+                SimulatorConfig(
+                    port=0, selling_party_id=f"VENDOR{a:02d}", warehouses=tuple(codes), transaction_delay=1.0
+                )
             )
             simulators.append(sim)
             name = f"acct{a:02d}"
@@ -134,7 +136,9 @@ def main() -> int:
         specs = plan_deployments(settings, str(config))
         (work / "prefect.yaml").write_text(prefect_yaml(specs, home=str(ROOT), config=str(config), pool=POOL))
         total = sum(len(v) for v in created.values())
-        print(f"{options.accounts} accounts x {options.warehouses} warehouses, {total} orders, {len(specs)} deployments")
+        print(
+            f"{options.accounts} accounts x {options.warehouses} warehouses, {total} orders, {len(specs)} deployments"
+        )
 
         server_env = {"PREFECT_SERVER_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://{prefect_db}"}
         started = time.monotonic()
@@ -150,8 +154,18 @@ def main() -> int:
             for index in range(options.workers):
                 log = (work / f"worker{index}.log").open("wb")
                 workers.append(
-                    subprocess.Popen(  # noqa: S603
-                        [sys.executable, "-m", "prefect", "worker", "start", "--pool", POOL, "--limit", str(options.limit)],
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "prefect",
+                            "worker",
+                            "start",
+                            "--pool",
+                            POOL,
+                            "--limit",
+                            str(options.limit),
+                        ],
                         cwd=ROOT,
                         env=env,
                         stdout=log,
@@ -195,8 +209,10 @@ def main() -> int:
         completed = states.get("Completed", 0) + txn_states.get("Completed", 0)
         print(f"runs completed: {completed} of {len(orders_runs) + len(txn_runs)}")
         print(f"orders per minute (orders runs, first request to last run finished): {total / orders_seconds * 60:.0f}")
-        print(f"acknowledged exactly once: {ack_once} of {total}; more than once: {sum(1 for po in every if acknowledged[po] > 1)}")
-        print(f"exported exactly once: {export_once} of {total}; more than once: {sum(1 for po in every if exported[po] > 1)}")
+        twice_acked = sum(1 for po in every if acknowledged[po] > 1)
+        twice_exported = sum(1 for po in every if exported[po] > 1)
+        print(f"acknowledged exactly once: {ack_once} of {total}; more than once: {twice_acked}")
+        print(f"exported exactly once: {export_once} of {total}; more than once: {twice_exported}")
         ok = ack_once == total and export_once == total and completed == len(orders_runs) + len(txn_runs)
         print("scale OK" if ok else f"scale FAILED (logs in {work})")
         return 0 if ok else 1
