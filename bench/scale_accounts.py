@@ -174,8 +174,10 @@ def main() -> int:
                     )
                 )
             from prefect.client.orchestration import get_client
+            from prefect.settings import PREFECT_API_URL, temporary_settings
 
-            with get_client(sync_client=True) as client:
+            # prefect is already imported (its settings read): point this process at the server explicitly
+            with temporary_settings(updates={PREFECT_API_URL: server.api_url}), get_client(sync_client=True) as client:
                 orders_runs = [
                     client.create_flow_run_from_deployment(client.read_deployment_by_name(s.full_name).id).id
                     for s in specs

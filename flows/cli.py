@@ -390,8 +390,12 @@ def serve(
                 f"started a local Prefect server (SQLite under {server.home}, log {server.log}); "
                 f"it stops when vdf serve does"
             )
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
             try:
-                _serve(settings, specs, ui=server.ui_url)
+                # the environment is for the runs' processes; this process may have read Prefect's settings already
+                with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                    _serve(settings, specs, ui=server.ui_url)
             finally:
                 _drain_prefect_clients()
                 console.print("stopping the local Prefect server")

@@ -92,8 +92,9 @@ APPLY = """
     from flows.alerts import apply_alerts
     from flows.runtime import resolve_secret
     from tasks.core.config import Notifications
-    for line in apply_alerts(Notifications(webhook_url={"env": "ALERT_URL"}), resolve_secret):
-        print(line)
+    for _ in range(2):  # applying twice replaces the automations, never doubles them
+        for line in apply_alerts(Notifications(webhook_url={"env": "ALERT_URL"}), resolve_secret):
+            print(line)
 """
 
 FAIL_AND_HOLD = """
@@ -125,9 +126,6 @@ def test_a_failed_run_and_held_orders_each_send_one_notification(prefect_server:
     assert applied.returncode == 0, applied.stderr
     assert "'vdf-bridge: run failed' sends to 1 destination(s)" in applied.stdout
 
-    again = _run(APPLY, prefect_server, ALERT_URL=receiver.url)  # applying twice replaces, never doubles
-    assert again.returncode == 0, again.stderr
-
     ran = _run(FAIL_AND_HOLD, prefect_server)
     assert ran.returncode == 0, ran.stderr
     bodies = receiver.wait_for(2)
@@ -145,3 +143,38 @@ def test_a_failed_run_and_held_orders_each_send_one_notification(prefect_server:
     assert "account:acme" in held["body"] and "warehouse:main" in held["body"]
     assert "run: orders-acme-holds" in held["body"]
     assert "Amazon no longer returns them" in held["body"]
+
+
+REFUSE = """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from flows.cli import _refuse_worker_deployments
+    from flows.deployments import plan_deployments
+    from tasks.core.config import parse_config
+    from tasks.core.errors import IntegrationError
+
+    settings = parse_config({"accounts": [{
+        "name": "acme", "selling_party_id": "V",
+        "credentials": {"client_id": "env:A", "client_secret": "env:B", "refresh_token": "env:C"},
+        "warehouses": [{"name": "main", "ship_from_party_id": "W", "drop": {"kind": "local", "path": "."}}]}]})
+    specs = plan_deployments(settings, "/etc/vdf.yaml")
+    _refuse_worker_deployments(specs)  # nothing deployed yet: serving is fine
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(WorkPoolCreate(name="vdf", type="process"))
+        flow_id = client.create_flow_from_name("download-orders")
+        client.create_deployment(
+            flow_id=flow_id, name="orders-acme", work_pool_name="vdf",
+            entrypoint="flows/download_orders.py:download_orders",
+        )
+    try:
+        _refuse_worker_deployments(specs)
+    except IntegrationError as exc:
+        print(exc)
+"""
+
+
+def test_serve_refuses_deployments_a_work_pool_already_runs(prefect_server: LocalPrefect):
+    ran = _run(REFUSE, prefect_server)
+    assert ran.returncode == 0, ran.stderr
+    assert "download-orders/orders-acme (work pool vdf)" in ran.stdout
+    assert "Serve and workers must not share a deployment" in ran.stdout
