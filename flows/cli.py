@@ -494,7 +494,9 @@ def deployments(
     if missing:
         console.print(f"not in this checkout yet (no deployment): {', '.join(missing)}")
     if write is not None:
-        text = prefect_yaml(specs, home=str(home or REPOSITORY), config=target_config, pool=pool)
+        text = prefect_yaml(
+            specs, home=str(home or REPOSITORY), config=target_config, pool=pool, source=str(config or path)
+        )
         write.write_text(text, encoding="utf-8")
         console.print(f"wrote {write} ({len(specs)} deployment(s), work pool {pool!r})")
 

@@ -245,7 +245,7 @@ def _yaml_deployment(spec: DeploymentSpec, pool: str, env: dict[str, str]) -> di
         "tags": list(spec.tags),
         "concurrency_limit": spec.concurrency_limit,
         "schedules": [_yaml_schedule(spec.schedule)],
-        "work_pool": {"name": pool, "work_queue_name": "default", "job_variables": {"env": env}},
+        "work_pool": {"name": pool, "work_queue_name": "default", "job_variables": {"env": dict(env)}},
     }
 
 
@@ -259,7 +259,9 @@ def worker_environment(home: str, config: str) -> dict[str, str]:
     }
 
 
-def prefect_yaml(specs: Sequence[DeploymentSpec], *, home: str, config: str, pool: str = DEFAULT_POOL) -> str:
+def prefect_yaml(
+    specs: Sequence[DeploymentSpec], *, home: str, config: str, pool: str = DEFAULT_POOL, source: str | None = None
+) -> str:
     """The prefect.yaml text for these deployments (process work pool; the checkout at `home` on every worker)."""
     from prefect import __version__ as prefect_version
 
@@ -273,10 +275,10 @@ def prefect_yaml(specs: Sequence[DeploymentSpec], *, home: str, config: str, poo
         "deployments": [_yaml_deployment(spec, pool, env) for spec in specs],
     }
     header = (
-        f"{GENERATED_MARK} from {config}; do not edit.\n"
+        f"{GENERATED_MARK} from {source or config}; do not edit.\n"
         "# After changing vdf.yaml run it again (`vdf check-config` reports a prefect.yaml that drifted).\n"
         "# Deploy: prefect work-pool create vdf --type process; prefect --no-prompt deploy --all;\n"
-        "#         vdf alerts --apply; prefect worker start --pool vdf   (README: Deploying)\n"
+        "#         vdf alerts --apply; prefect worker start --pool vdf   (README: Running it for real)\n"
     )
     return header + yaml.safe_dump(document, sort_keys=False, width=120)
 

@@ -82,15 +82,21 @@ class _RunHistory:
         if not os.environ.get("PREFECT_API_URL"):
             return
         from prefect.client.orchestration import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
+        url = os.environ["PREFECT_API_URL"]
         try:
-            client = get_client(sync_client=True)
+            with temporary_settings(updates={PREFECT_API_URL: url}):  # Prefect may have read its settings before
+                client = get_client(sync_client=True)
             client.__enter__()
-            client.api_healthcheck()
+            problem = client.api_healthcheck()  # returns the exception rather than raising it
+            if problem is not None:
+                client.__exit__(None, None, None)
+                raise problem
             self.client = client
-            self.source = f"prefect at {os.environ['PREFECT_API_URL']}"
+            self.source = f"prefect at {url}"
         except Exception as exc:  # noqa: BLE001 - any failure means "not reachable": fall back to the ledger
-            self.source = f"ledger only: the Prefect API at {os.environ['PREFECT_API_URL']} is not reachable ({exc})"
+            self.source = f"ledger only: the Prefect API at {url} is not reachable ({type(exc).__name__})"
 
     def close(self) -> None:
         if self.client is not None:

@@ -19,6 +19,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 
 from flows.alerts import announce
+from flows.naming import run_name
 from flows.runtime import Runtime, amazon_endpoint, get_runtime
 from tasks.amazon import fetch_transaction_status
 from tasks.core.config import Account
@@ -44,10 +45,7 @@ class AccountPoll:
 
 
 def _run_name() -> str:
-    account = flow_run.parameters.get("account") or "all-accounts"
-    when = flow_run.scheduled_start_time
-    stamp = when.astimezone(UTC) if isinstance(when, datetime) else datetime.now(UTC)
-    return f"transactions-{account}-{stamp:%Y-%m-%dT%H:%M:%SZ}"
+    return run_name("transactions", flow_run.parameters.get("account"))
 
 
 @flow(name="poll-transactions", flow_run_name=_run_name)

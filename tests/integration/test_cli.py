@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,11 +216,15 @@ def test_prefect_yaml_is_generated_and_drift_is_reported(tmp_path: Path, monkeyp
 
 
 def test_log_level_option_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("VDF_LOG_LEVEL", "PREFECT_LOGGING_LEVEL"):  # the option sets them: restored after the test
+        monkeypatch.delenv(name, raising=False)
     config = _config(tmp_path)
     assert runner.invoke(app, ["--log-level", "debug", "status", "--config", str(config)]).exit_code == 0
     assert runner.invoke(app, ["--log-level", "loud", "status", "--config", str(config)]).exit_code == 2
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "DEBUG"
     monkeypatch.setenv("VDF_LOG_LEVEL", "ERROR")
     assert runner.invoke(app, ["status", "--config", str(config)]).exit_code == 0
+    assert os.environ["PREFECT_LOGGING_LEVEL"] == "ERROR"
 
 
 def test_tables_are_not_cut_when_output_is_not_a_terminal(tmp_path: Path):
@@ -248,3 +253,12 @@ def test_every_command_has_help():
     ):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
+
+
+def test_status_falls_back_to_the_ledger_when_prefect_is_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens on port 9
+    result = runner.invoke(app, ["status", "--config", str(_config(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["prefect"].startswith("ledger only: the Prefect API at http://127.0.0.1:9/api is not reachable")
+    assert data["accounts"][0]["warehouses"][0]["flows"][0]["source"] == "ledger"

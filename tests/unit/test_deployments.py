@@ -83,3 +83,14 @@ def test_prefect_yaml_round_trip_and_drift(tmp_path: Path):
     )
     drift = prefect_yaml_drift(target, changed)
     assert len(drift) == 1 and "transactions-acme: schedules" in drift[0]
+
+
+def test_the_committed_prefect_yaml_is_generated_from_the_example_configuration():
+    root = Path(__file__).resolve().parents[2]
+    settings = parse_config(yaml.safe_load((root / "vdf.example.yaml").read_text()))
+    drift = prefect_yaml_drift(root / "prefect.yaml", settings)
+    assert drift == [], (
+        "prefect.yaml drifted from vdf.example.yaml (a flow was added?): regenerate it with "
+        "vdf deployments --config vdf.example.yaml --write prefect.yaml --home /opt/vdf-bridge "
+        "--worker-config /etc/vdf/vdf.yaml"
+    )
