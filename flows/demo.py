@@ -12,6 +12,7 @@ import importlib
 import os
 import secrets
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -309,7 +310,8 @@ def _prefect_ui_hint() -> str:
     if api:
         return f"Prefect UI on these runs: {api.removesuffix('/api')}/runs"
     home = os.environ.get("PREFECT_HOME") or str(Path.home() / ".prefect")
+    prefect = Path(sys.executable).parent / "prefect"
     return (
-        f"Prefect UI on these runs: PREFECT_HOME={home} .venv/bin/prefect server start, "
+        f"Prefect UI on these runs: PREFECT_HOME={home} {prefect} server start, "
         "then open http://127.0.0.1:4200/runs (the runs are in that folder's database)"
     )
