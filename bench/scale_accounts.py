@@ -17,6 +17,7 @@ import argparse
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,11 +82,11 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="vdf-scale-"))
     tag = f"{os.getpid()}"
-    prefect_db = _database(f"vdf_bench_prefect_{tag}")
-    ledger_db = _database(f"vdf_bench_ledger_{tag}")
     simulators = []
     workers: list[subprocess.Popen[bytes]] = []
     try:
+        prefect_db = _database(f"vdf_bench_prefect_{tag}")
+        ledger_db = _database(f"vdf_bench_ledger_{tag}")
         accounts = []
         created: dict[str, list[str]] = {}
         for a in range(options.accounts):
@@ -216,7 +217,7 @@ def main() -> int:
         print(f"acknowledged exactly once: {ack_once} of {total}; more than once: {twice_acked}")
         print(f"exported exactly once: {export_once} of {total}; more than once: {twice_exported}")
         ok = ack_once == total and export_once == total and completed == len(orders_runs) + len(txn_runs)
-        print("scale OK" if ok else f"scale FAILED (logs in {work})")
+        print("scale OK" if ok else "scale FAILED (run again with --keep for the logs in the work folder)")
         return 0 if ok else 1
     finally:
         for worker in workers:
@@ -226,6 +227,7 @@ def main() -> int:
         if not options.keep:
             _database(f"vdf_bench_prefect_{tag}", drop=True)
             _database(f"vdf_bench_ledger_{tag}", drop=True)
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
