@@ -1,15 +1,18 @@
-"""The `vdf` command line: run flows now, start the simulator, validate files, check configuration, show status."""
+"""The `vdf` command line: run flows now, serve schedules, deploy, alert, check configuration, show health."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -22,8 +25,19 @@ run_app = typer.Typer(
     help="Run one flow now (a Prefect flow run; Prefect's ephemeral API unless PREFECT_API_URL is set)."
 )
 app.add_typer(run_app, name="run")
-console = Console()
-err = Console(stderr=True)
+
+
+def _console(*, stderr: bool = False) -> Console:
+    """A console as wide as the terminal; for a file or a pipe ($COLUMNS, else) wide enough that nothing is cut."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=int(os.environ.get("COLUMNS") or 1000), soft_wrap=False)
+
+
+console = _console()
+err = _console(stderr=True)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Configuration file (default $VDF_CONFIG, else ./vdf.yaml).")
@@ -39,9 +53,29 @@ PREFECT_DEFAULTS = {
 
 
 @app.callback()
-def _main() -> None:
+def _main(
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar="VDF_LOG_LEVEL",
+            help="DEBUG, INFO, WARNING (default) or ERROR, for vdf's own logs and Prefect's ($VDF_LOG_LEVEL).",
+        ),
+    ] = None,
+) -> None:
+    global console, err
+    console, err = _console(), _console(stderr=True)  # the streams may have changed since import (tests, pipes)
     for name, value in PREFECT_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    if log_level is not None:
+        level = log_level.upper()
+        if level not in LOG_LEVELS:
+            raise typer.BadParameter(f"choose one of {', '.join(LOG_LEVELS)}", param_hint="--log-level")
+        os.environ["PREFECT_LOGGING_LEVEL"] = level  # read when Prefect is imported (later, by the command)
+        os.environ["VDF_LOG_LEVEL"] = level
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for name in ("adapters", "tasks", "flows", "simulator"):
+            logging.getLogger(name).setLevel(level)
     from flows.runtime import install_log_redaction
 
     install_log_redaction()  # before any command logs: secrets and ship-to values never reach a log line
@@ -67,12 +101,19 @@ def _parse_time(value: str | None, name: str) -> datetime | None:
 @app.command("check-config")
 def check_config(
     config: ConfigOption = None,
-    connect: Annotated[bool, typer.Option(help="Also try each Amazon endpoint and warehouse drop.")] = False,
+    connect: Annotated[
+        bool, typer.Option(help="Also log in to Amazon (token and Restricted Data Token) and open each drop.")
+    ] = False,
+    prefect_yaml: Annotated[
+        Path | None, typer.Option(help="Compare this prefect.yaml with the configuration (default ./prefect.yaml).")
+    ] = None,
 ) -> None:
-    """Load the configuration and report every problem at once."""
+    """Load the configuration and report every problem at once (schedules, drops, secrets, prefect.yaml drift)."""
     from flows.checks import check_configuration
 
-    problems = check_configuration(str(config) if config else None, connect=connect, console=console)
+    problems = check_configuration(
+        str(config) if config else None, connect=connect, console=console, prefect_yaml=prefect_yaml
+    )
     if problems:
         raise typer.Exit(1)
 
@@ -185,7 +226,7 @@ def run_inventory(
                     _print_fields(f"account {name}, warehouse {row['warehouse']}", row)
             else:
                 failed = True
-                err.print(f"[red]account {name}: {state.name}[/red] {state.message or ''}")
+                err.print(Text.assemble((f"account {name}: {state.name}", "red"), " ", state.message or ""))
     finally:
         close_runtimes()
     if failed:
@@ -199,6 +240,73 @@ def _print_fields(title: str, row: dict[str, object]) -> None:
         if value not in ("", None):
             table.add_row(key, str(value))
     console.print(table)
+
+
+@run_app.command("transactions")
+def run_transactions(
+    config: ConfigOption = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (default: every account).")] = None,
+    settle: Annotated[
+        str | None, typer.Option(help="Settle this transaction by hand instead (one Amazon does not know, or stuck).")
+    ] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="With --settle: success or failure, as Vendor Central shows it.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="With --settle: why (kept in the ledger; no personal data).")] = "",
+) -> None:
+    """Re-check every transaction still Processing with Amazon now, or settle one by hand with --settle."""
+    from flows.runtime import close_runtimes, ledger_for, load_config
+
+    try:
+        settings = load_config(config)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    if settle is not None:
+        if outcome not in ("success", "failure"):
+            raise typer.BadParameter("give --outcome success or --outcome failure", param_hint="--outcome")
+        ledger = ledger_for(settings.ledger_url)
+        try:
+            _settle(ledger, settle, outcome, reason)  # type: ignore[arg-type]
+        except IntegrationError as exc:
+            raise _fail(exc) from None
+        finally:
+            ledger.close()
+        return
+    if outcome is not None:
+        raise typer.BadParameter("--outcome goes with --settle", param_hint="--outcome")
+    from flows.poll_transactions import poll_transactions
+
+    try:
+        state = poll_transactions(account=account, config=str(config) if config else None, return_state=True)
+    finally:
+        close_runtimes()
+    if state.is_completed():
+        _print_rows("Amazon transactions", state.result())
+        return
+    err.print(f"[red]poll-transactions: {state.name}[/red] {escape(state.message or '')}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _settle(ledger: Any, transaction_id: str, outcome: Literal["success", "failure"], reason: str) -> None:
+    from tasks.core.models import AmazonErrorDetail, TransactionState, TransactionStatus
+
+    known = {t.transaction_id: t for t in ledger.load_transactions()}
+    txn = known.get(transaction_id)
+    if txn is None:
+        raise IntegrationError(f"the ledger has no transaction {transaction_id}")
+    if txn.status is not TransactionState.PROCESSING:
+        raise IntegrationError(f"transaction {transaction_id} is already settled: {txn.status}")
+    state = TransactionState.SUCCESS if outcome == "success" else TransactionState.FAILURE
+    errors = (
+        ()
+        if state is TransactionState.SUCCESS
+        else (AmazonErrorDetail("SettledByPerson", reason or "settled by hand"),)
+    )
+    ledger.record_transaction_status(TransactionStatus(transaction_id, state, errors))
+    console.print(
+        f"transaction {transaction_id} ({txn.kind} of {len(txn.subjects)} subject(s), account {txn.account}) "
+        f"recorded as {state}" + (f": {reason}" if reason else "")
+    )
 
 
 def _print_rows(title: str, rows: list[dict[str, object]]) -> None:
@@ -291,32 +399,32 @@ def validate(
 
 
 @app.command()
-def status(config: ConfigOption = None) -> None:
-    """Show the ledger: orders per state, pending Amazon transactions, recent inbound files."""
+def status(
+    config: ConfigOption = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Health per account and warehouse; exits 1 when something needs a person (usable as a health check)."""
+    from flows.health import gather_health
     from flows.runtime import ledger_for, load_config
 
     try:
         settings = load_config(config)
         ledger = ledger_for(settings.ledger_url)
-        table = Table(title="orders by state")
-        table.add_column("account")
-        table.add_column("state")
-        table.add_column("orders", justify="right")
-        for acct in settings.accounts:
-            for state, count in sorted(ledger.count_orders(acct.name).items()):
-                table.add_row(acct.name, str(state), str(count))
-        console.print(table)
-        pending = ledger.load_transactions(pending_only=True)
-        console.print(f"Amazon transactions still Processing: {len(pending)}")
-        failed = [t for t in ledger.load_transactions() if t.status == "Failure"]
-        for txn in failed[:20]:
-            codes = ", ".join(e.code for e in txn.errors) or "no code"
-            console.print(
-                Text.assemble(("Failure", "red"), f" {txn.kind} {txn.transaction_id} ({codes}) for "
-                              + ", ".join(txn.subjects[:5]))
-            )
+        try:
+            health = gather_health(settings, ledger, account=account)
+        finally:
+            ledger.close()
     except IntegrationError as exc:
         raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(health.as_json(), indent=2))
+    else:
+        from flows.render import render_health
+
+        console.print(render_health(health))
+    if health.needs_a_person():
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -346,43 +454,180 @@ def demo(
 
 
 @app.command()
-def serve(config: ConfigOption = None) -> None:
-    """Serve every account's schedules from this machine (needs a Prefect server: set PREFECT_API_URL)."""
-    from prefect import serve as prefect_serve
-    from prefect.deployments.runner import RunnerDeployment
-    from prefect.schedules import Cron
-
-    from flows.download_orders import download_orders
-    from flows.poll_transactions import poll_transactions
+def serve(
+    config: ConfigOption = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the local Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
+    prefect_home: Annotated[
+        Path, typer.Option(help="Where that local server keeps its SQLite database and log.")
+    ] = Path(".prefect"),
+) -> None:
+    """Serve every flow's schedules from this machine; starts a local Prefect server unless PREFECT_API_URL is set."""
+    from flows.deployments import plan_deployments
+    from flows.local_prefect import local_prefect_server
     from flows.runtime import config_path, load_config
 
-    if not os.environ.get("PREFECT_API_URL"):
-        raise _fail(
-            IntegrationError(
-                "vdf serve needs a Prefect server (the ephemeral one never schedules): "
-                "start `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-            )
-        )
     path = str(config_path(config).resolve())
     try:
         settings = load_config(path)
+        specs = plan_deployments(settings, path)
     except IntegrationError as exc:
         raise _fail(exc) from None
-    deployments = [
-        download_orders.to_deployment(
-            name=f"orders-{acct.name}",
-            schedules=[Cron(acct.orders.schedule, timezone="UTC")],
-            parameters={"account": acct.name, "config": path},
-            concurrency_limit=1,
+    if os.environ.get("PREFECT_API_URL"):
+        _serve(settings, specs, ui=os.environ["PREFECT_API_URL"].removesuffix("/api"))
+        return
+    try:
+        with local_prefect_server(prefect_home.resolve(), port=port) as server:
+            os.environ["PREFECT_API_URL"] = server.api_url
+            console.print(
+                f"started a local Prefect server (SQLite under {server.home}, log {server.log}); "
+                f"it stops when vdf serve does"
+            )
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            try:
+                # the environment is for the runs' processes; this process may have read Prefect's settings already
+                with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+                    _serve(settings, specs, ui=server.ui_url)
+            finally:
+                _drain_prefect_clients()
+                console.print("stopping the local Prefect server")
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+
+
+def _drain_prefect_clients(timeout: float = 10.0) -> None:
+    """Send the events and logs Prefect still holds while the server is up; at exit they would wait for it forever."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for service in (EventsWorker, APILogWorker):
+        try:
+            service.drain_all(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            err.print(f"could not flush Prefect's {service.__name__}: {type(exc).__name__}")
+
+
+def _serve(settings: Any, specs: list[Any], *, ui: str) -> None:
+    from prefect import serve as prefect_serve
+
+    from flows.alerts import apply_alerts
+    from flows.deployments import runner_deployments
+    from flows.runtime import resolve_secret
+
+    try:
+        _refuse_worker_deployments(specs)
+        for line in apply_alerts(settings.notifications, resolve_secret):
+            console.print(f"alerts: {line}")
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    _print_deployments(specs)
+    console.print(f"Prefect UI: {ui}  (runs: {ui}/runs, deployments: {ui}/deployments); Ctrl-C stops serving")
+    prefect_serve(*runner_deployments(specs), print_starting_message=False)
+
+
+def _refuse_worker_deployments(specs: list[Any]) -> None:
+    """Serve and a work pool must not own the same deployment: whoever registers last silently takes it over."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    taken = []
+    with get_client(sync_client=True) as client:
+        for spec in specs:
+            try:
+                existing = client.read_deployment_by_name(spec.full_name)
+            except ObjectNotFound:
+                continue
+            if existing.work_pool_name:
+                taken.append(f"{spec.full_name} (work pool {existing.work_pool_name})")
+    if taken:
+        raise IntegrationError(
+            "these deployments already run on a work pool (deployed from prefect.yaml): "
+            + ", ".join(taken)
+            + ". Serve and workers must not share a deployment: delete them "
+            "(prefect deployment delete NAME) or serve against another Prefect server"
         )
-        for acct in settings.accounts
-    ]
-    deployments.append(
-        poll_transactions.to_deployment(
-            name="transactions", schedules=[Cron("*/5 * * * *", timezone="UTC")], parameters={"config": path}
+
+
+def _print_deployments(specs: list[Any]) -> None:
+    table = Table(title="deployments")
+    for column in ("deployment", "schedule", "parameters", "tags"):
+        table.add_column(column)
+    for spec in specs:
+        params = ", ".join(f"{k}={v}" for k, v in spec.parameters.items() if k != "config")
+        table.add_row(spec.full_name, spec.schedule.describe(), params, " ".join(spec.tags[1:]))
+    console.print(table)
+
+
+@app.command()
+def deployments(
+    config: ConfigOption = None,
+    write: Annotated[Path | None, typer.Option(help="Write prefect.yaml for these deployments to this path.")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="The checkout's path on the workers (default: this checkout).")
+    ] = None,
+    worker_config: Annotated[
+        Path | None, typer.Option(help="vdf.yaml's path on the workers (default: this configuration's path).")
+    ] = None,
+    pool: Annotated[str, typer.Option(help="The process work pool the workers serve.")] = "vdf",
+) -> None:
+    """List the deployments vdf.yaml asks for; --write generates prefect.yaml from them (regenerate after edits)."""
+    from flows.deployments import REPOSITORY, kinds, plan_deployments, prefect_yaml
+    from flows.runtime import config_path, load_config
+
+    path = config_path(config).resolve()
+    target_config = str(worker_config or path)
+    try:
+        settings = load_config(path)
+        specs = plan_deployments(settings, target_config)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    _print_deployments(specs)
+    missing = [k.flow_name for k in kinds(installed_only=False) if not k.installed()]
+    if missing:
+        console.print(f"not in this checkout yet (no deployment): {', '.join(missing)}")
+    if write is not None:
+        text = prefect_yaml(
+            specs, home=str(home or REPOSITORY), config=target_config, pool=pool, source=str(config or path)
         )
-    )
-    prefect_serve(*cast(list[RunnerDeployment], deployments))
+        write.write_text(text, encoding="utf-8")
+        console.print(f"wrote {write} ({len(specs)} deployment(s), work pool {pool!r})")
+
+
+@app.command()
+def alerts(
+    config: ConfigOption = None,
+    apply: Annotated[bool, typer.Option(help="Create or replace the alert automations on the Prefect server.")] = False,
+    test: Annotated[bool, typer.Option(help="Send one test notification to every destination now.")] = False,
+) -> None:
+    """Show, apply (--apply) or test (--test) the alerts from vdf.yaml's notifications section."""
+    from flows.alerts import ATTENTION_AUTOMATION, EVENTS, FAILED_AUTOMATION, apply_alerts, send_test
+    from flows.runtime import load_config, resolve_secret
+
+    try:
+        settings = load_config(config)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    notes = settings.notifications
+    if notes is None:
+        console.print("no notifications section in the configuration: no alerts are sent")
+    else:
+        where = [f"webhook {notes.webhook_url.describe()}"] if notes.webhook_url else []
+        where += [f"Prefect block {notes.prefect_block}"] if notes.prefect_block else []
+        console.print(f"alerts go to: {', '.join(where)}")
+        console.print(f"  {FAILED_AUTOMATION!r}: a vdf-bridge flow run ends Failed or Crashed")
+        console.print(f"  {ATTENTION_AUTOMATION!r}: events {', '.join(EVENTS.values())}")
+    if (apply or test) and not os.environ.get("PREFECT_API_URL"):
+        raise _fail(IntegrationError("set PREFECT_API_URL to the Prefect server (automations live there)"))
+    try:
+        if apply:
+            for line in apply_alerts(notes, resolve_secret):
+                console.print(f"applied: {line}")
+        if test and notes is not None:
+            console.print(f"sent {send_test(notes, resolve_secret)} test notification(s)")
+    except IntegrationError as exc:
+        raise _fail(exc) from None
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
+from flows.alerts import announce
 from flows.runtime import get_runtime
 from flows.shipping_documents import (
     DocumentsRun,
@@ -351,6 +352,15 @@ def download_orders(
     )
     reports = download_account(run)
     _publish(run, reports)
+    for report in reports:  # one alert per warehouse and run (flows/alerts.py): a person must look at held orders
+        if report.tally.held:
+            announce(
+                "order-held",
+                account=configured.name,
+                warehouse=report.warehouse,
+                reason=f"held by this run; `vdf status --account {configured.name}` lists them with their reasons",
+                count=len(report.tally.held),
+            )
     raise_for_problems(configured.name, reports)
     return [report.as_row() for report in reports]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -48,4 +48,49 @@ def render_report(result: ValidationResult, *, limit: int = 50) -> RenderableTyp
     parts: list[RenderableType] = [summary, table]
     if result.errors.height > limit:
         parts.append(plain(f"… {result.errors.height - limit} more; see the full report with --report", "dim"))
+    return Group(*parts)
+
+
+def render_health(health: Any) -> RenderableType:
+    """`vdf status`: one table per account (a row per warehouse and flow), then what needs a person."""
+    parts: list[RenderableType] = [Text(f"checked {health.checked_at}; run history: {health.prefect}", style="dim")]
+    for account in health.accounts:
+        table = Table(title=f"account {account.account}", title_justify="left")
+        for column in ("warehouse", "watermark (age)", "orders by state", "flow", "last run", "last success"):
+            table.add_column(column)
+        for wh in account.warehouses:
+            orders = ", ".join(f"{state} {n}" for state, n in wh.orders.items()) or "none"
+            mark = f"{wh.watermark} ({wh.watermark_age})" if wh.watermark_age else wh.watermark
+            flows = wh.flows or []
+            for index, flow in enumerate(flows or [None]):
+                first = index == 0
+                table.add_row(
+                    f"{wh.warehouse} ({wh.ship_from})" if first else "",
+                    mark if first else "",
+                    orders if first else "",
+                    flow.kind if flow else "",
+                    (flow.last_run or ("(ledger only)" if flow.source == "ledger" else "never")) if flow else "",
+                    flow.last_success if flow else "",
+                )
+        parts.append(table)
+        details: list[str] = []
+        for wh in account.warehouses:
+            risk = (
+                "unknown (the ledger keeps no required ship date yet)"
+                if wh.late_shipment_risk is None
+                else (", ".join(wh.late_shipment_risk[:10]) or "none")
+            )
+            details.append(f"{wh.warehouse}: late-shipment risk: {risk}")
+            details += [f"{wh.warehouse}: held order {line}" for line in wh.held_orders[:20]]
+            details += [f"{wh.warehouse}: held feed {line}" for line in wh.held_feeds[:20]]
+            details += [f"{wh.warehouse}: quarantined {line}" for line in wh.quarantined_files[:20]]
+        details += [f"stuck transaction {line}" for line in account.stuck_transactions[:20]]
+        details += [f"failed transaction {line}" for line in account.failed_transactions[:20]]
+        parts.extend(Text(line) for line in details)
+        attention = account.attention + [f"{w.warehouse}: {a}" for w in account.warehouses for a in w.attention]
+        if attention:
+            parts.append(Text(f"account {account.account} needs a person:", style="bold red"))
+            parts.extend(Text(f"  - {line}", style="red") for line in attention)
+        else:
+            parts.append(Text(f"account {account.account}: nothing needs a person", style="green"))
     return Group(*parts)

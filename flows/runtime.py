@@ -110,6 +110,18 @@ def vendor_api_for(account: Account, **options: Any) -> VendorApi:
     return SpApiVendorApi(access, **options)
 
 
+def amazon_endpoint(account: Account) -> str:
+    """The SP-API base URL an account's requests go to (for messages that name what could not be reached)."""
+    return account.endpoint or f"https://sellingpartnerapi-{account.region}.amazon.com"
+
+
+def probe_vendor_api(account: Account) -> VendorApi:
+    """An Amazon client that tries each request once (no retries, no retry logs): for `check-config --connect`."""
+    from adapters.amazon.pacing import RetryPolicy
+
+    return vendor_api_for(account, retry=RetryPolicy(max_attempts=1))
+
+
 def drop_for(config: LocalDrop | SftpDrop, *, settle_seconds: float | None = None) -> WarehouseDrop:
     """The drop a warehouse's configuration describes, its secrets resolved now.
 

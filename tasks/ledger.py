@@ -222,3 +222,8 @@ def mark_inventory_chunk(
 def supersede_inventory_feed(ledger: Ledger, feed_id: int) -> InventoryFeed:
     """Stop a half-sent feed because a newer stock file came."""
     return ledger.supersede_inventory_feed(feed_id)
+
+@side_effect_task(name="mark-transactions-stuck")
+def mark_transactions_stuck(ledger: Ledger, transaction_ids: Sequence[str]) -> list[str]:
+    """Note transactions reported stuck; returns those reported for the first time (announced once)."""
+    return ledger.mark_transactions_stuck(transaction_ids)

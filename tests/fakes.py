@@ -379,6 +379,8 @@ class FakeLedger:
         self.labels: dict[tuple[str, str], LabelRecord] = {}
         self.slips: dict[tuple[str, str], PackingSlipRecord] = {}
         self.notices: dict[tuple[str, str], CancellationNotice] = {}
+
+        self.stuck_reported: set[str] = set()
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -1055,6 +1057,28 @@ class FakeLedger:
     @staticmethod
     def _sorted_notices(notices: Iterable[CancellationNotice]) -> list[CancellationNotice]:
         return sorted(notices, key=lambda n: (n.detected_at, n.order_date, n.purchase_order_number))
+
+    # ops ------------------------------------------------------------------------------------------------
+
+    def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:
+        self.faults.check("mark_transactions_stuck")
+        fresh = [
+            t
+            for t in dict.fromkeys(transaction_ids)
+            if t in self.transactions
+            and self.transactions[t].status is TransactionState.PROCESSING
+            and t not in self.stuck_reported
+        ]
+        self.stuck_reported.update(fresh)
+        return fresh
+
+    def count_orders_by_warehouse(self, account: str) -> dict[str, dict[OrderState, int]]:
+        counts: dict[str, dict[OrderState, int]] = {}
+        for (acct, _), row in self.orders.items():
+            if acct == account:
+                per = counts.setdefault(row.order.ship_from_party_id, dict.fromkeys(OrderState, 0))
+                per[row.order.state] += 1
+        return counts
 
     # helpers --------------------------------------------------------------------------------------------
 

@@ -720,6 +720,41 @@ class SqlLedger:
             for row in rows
         ]
 
+    # ops ------------------------------------------------------------------------------------------------
+
+    def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:
+        """Note that these Processing transactions were reported stuck; returns the ones not reported before."""
+        marked: set[str] = set()
+        now = utcnow()
+        with self._transaction("mark transactions stuck") as conn:
+            for keys in _key_filters(transactions.c.transaction_id, transaction_ids, self.dialect):
+                marked.update(
+                    conn.scalars(
+                        transactions.update()
+                        .where(
+                            keys,
+                            transactions.c.status == TransactionState.PROCESSING,
+                            transactions.c.stuck_reported_at.is_(None),
+                        )
+                        .values(stuck_reported_at=now)
+                        .returning(transactions.c.transaction_id)
+                    )
+                )
+        return _in_input_order(list(transaction_ids), marked)
+
+    def count_orders_by_warehouse(self, account: str) -> dict[str, dict[OrderState, int]]:
+        """How many orders of an account are in each state, per ship-from party id."""
+        query = (
+            sa.select(orders.c.ship_from_party_id, orders.c.state, sa.func.count())
+            .where(orders.c.account == account)
+            .group_by(orders.c.ship_from_party_id, orders.c.state)
+        )
+        counts: dict[str, dict[OrderState, int]] = {}
+        with self._transaction("count orders by warehouse", write=False) as conn:
+            for ship_from, state, count in conn.execute(query):
+                counts.setdefault(ship_from, dict.fromkeys(OrderState, 0))[OrderState(state)] = count
+        return counts
+
     # inbound files --------------------------------------------------------------------------------------
 
     def record_file_received(self, account: str, warehouse: str, kind: str, name: str, checksum: str) -> bool:

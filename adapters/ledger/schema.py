@@ -112,6 +112,7 @@ transactions = sa.Table(
     sa.Column("errors", sa.JSON, nullable=False),
     sa.Column("submitted_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("stuck_reported_at", UtcDateTime),  # 0007: a stuck transaction is announced once
     sa.Index("ix_transactions_status", "status", "account"),
 )
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tasks.core.errors import ConfigError
 from tasks.core.models import Region
+from tasks.core.schedules import check_timezone, parse_schedule
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MAX_RETENTION_DAYS = 30  # Amazon Data Protection Policy: PII kept at most 30 days after delivery
@@ -272,10 +274,42 @@ class Account(_Strict):
         )
 
 
+# operations (schedules of account-level flows, transactions, alerts) ---------------------------------------
+
+
+class Scheduling(_Strict):
+    """Schedules of the flows that are not per warehouse; `timezone` also applies to `accounts[].orders.schedule`."""
+
+    timezone: str = "UTC"
+    transactions: str = "*/5 * * * *"
+    purge: str = "30 3 * * *"
+
+
+class TransactionOptions(_Strict):
+    # Amazon's guide: a transaction is normally decided within 30 minutes; longer is reported as stuck
+    stuck_minutes: float = Field(30.0, gt=0)
+
+
+class Notifications(_Strict):
+    """Where alerts go: a webhook (its URL is a secret reference) and/or any Prefect notification block."""
+
+    webhook_url: SecretRef | None = None
+    prefect_block: str | None = Field(None, pattern=r"^[a-z0-9-]+/[A-Za-z0-9_.-]+$")  # "<block-type>/<name>"
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Notifications:
+        if self.webhook_url is None and self.prefect_block is None:
+            raise ValueError("give webhook_url, prefect_block or both (or leave notifications out)")
+        return self
+
+
 class Settings(_Strict):
     ledger_url: str = "sqlite:///vdf-ledger.db"
     accounts: list[Account] = Field(min_length=1)
     retention_days: int = 30  # copies we keep on the drops (order files hold PII) are purged after this
+    schedules: Scheduling = Scheduling()
+    transactions: TransactionOptions = TransactionOptions()
+    notifications: Notifications | None = None
 
     @field_validator("retention_days")
     @classmethod
@@ -313,13 +347,90 @@ class Settings(_Strict):
         raise ConfigError(f"no account {name!r} in the configuration; it has {[a.name for a in self.accounts]}")
 
 
-def describe_validation_error(exc: ValidationError, source: str) -> str:
-    """Turn pydantic's errors into one line per problem, each naming the key path."""
+def _named_path(loc: tuple[Any, ...], data: Any) -> str:
+    """A key path that names accounts and warehouses (`accounts[acme].warehouses[main].drop`), not list indexes."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, int) and parts:
+            item = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            parts[-1] += f"[{name}]" if isinstance(name, str) and name else f"[{part}]"
+            node = item
+            continue
+        if parts and parts[-1] == "drop" and part in ("sftp", "local"):
+            continue  # pydantic's discriminator tag, not a key of the file
+        parts.append(str(part))
+        node = node.get(part) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """'did you mean' for an unknown key: the closest field name of the model the key was found in."""
+    models: list[type[BaseModel]] = [Settings]
+    for part in loc[:-1]:
+        if not isinstance(part, str):
+            continue
+        fields = [model.model_fields[part] for model in models if part in model.model_fields]
+        inner = [m for field_info in fields for m in _models_in(field_info.annotation)]
+        if inner:
+            models = inner
+        else:  # a discriminator tag such as 'sftp': keep the models whose kind it is
+            tagged = [m for m in models if "kind" in m.model_fields and part in str(m.model_fields["kind"].annotation)]
+            models = tagged or models
+    names = sorted({name for model in models for name in model.model_fields})
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else (f"; known keys: {', '.join(names)}" if names else "")
+
+
+def describe_validation_error(exc: ValidationError, source: str, data: Any = None) -> str:
+    """Turn pydantic's errors into one line per problem, each naming the key path (by account/warehouse name)."""
     lines = [f"{source}: {exc.error_count()} problem(s)"]
     for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        lines.append(f"  - {path}: {error['msg']}")
+        path = _named_path(tuple(error["loc"]), data)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden" and error["loc"]:
+            message = "unknown key" + _suggestion(tuple(error["loc"]))
+        lines.append(f"  - {path}: {message}")
     return "\n".join(lines)
+
+
+def schedule_problems(settings: Settings) -> list[str]:
+    """Every schedule and time zone that would not run, named by account and warehouse."""
+    problems: list[str] = []
+
+    def check(where: str, text: str, timezone: str) -> None:
+        try:
+            parse_schedule(text, timezone)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+
+    try:
+        check_timezone(settings.schedules.timezone)
+    except ValueError as exc:
+        problems.append(f"schedules.timezone: {exc}")
+        return problems
+    zone = settings.schedules.timezone
+    check("schedules.transactions", settings.schedules.transactions, zone)
+    check("schedules.purge", settings.schedules.purge, zone)
+    for account in settings.accounts:
+        check(f"accounts[{account.name}].orders.schedule", account.orders.schedule, zone)
+        for warehouse in account.warehouses:
+            where = f"accounts[{account.name}].warehouses[{warehouse.name}].schedules"
+            try:
+                check_timezone(warehouse.schedules.timezone)
+            except ValueError as exc:
+                problems.append(f"{where}.timezone: {exc}")
+                continue
+            check(f"{where}.shipments", warehouse.schedules.shipments, warehouse.schedules.timezone)
+            check(f"{where}.inventory", warehouse.schedules.inventory, warehouse.schedules.timezone)
+    return problems
 
 
 def parse_config(data: Any, source: str = "configuration") -> Settings:
@@ -327,7 +438,10 @@ def parse_config(data: Any, source: str = "configuration") -> Settings:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with ledger_url and accounts")
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, source)) from None
-
+        raise ConfigError(describe_validation_error(exc, source, data)) from None
+    problems = schedule_problems(settings)
+    if problems:
+        raise ConfigError("\n".join([f"{source}: {len(problems)} problem(s)", *(f"  - {p}" for p in problems)]))
+    return settings

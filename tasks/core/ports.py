@@ -277,6 +277,16 @@ class Ledger(Protocol):
         last moved), inbound files archived or quarantined (placed when marked)."""
         ...
 
+    # ops ----------------------------------------------------------------------------------
+    def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:
+        """Note that these Processing transactions were reported stuck; returns the ones not reported before."""
+        ...
+
+    def count_orders_by_warehouse(self, account: str) -> dict[str, dict[OrderState, int]]:
+        """How many orders of an account are in each state, per ship-from party id."""
+        ...
+
+
     def record_purged(self, account: str, purged: Sequence[PurgedFile]) -> None:
         """Remember files the purge removed (names only)."""
         ...

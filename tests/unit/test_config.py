@@ -71,8 +71,8 @@ def test_every_problem_reported_at_once_with_key_paths():
     with pytest.raises(ConfigError) as info:
         parse_config(data, "vdf.yaml")
     text = str(info.value)
-    assert "accounts.0.region" in text
-    assert "accounts.0.credentials.client_id" in text and "literal secrets are not allowed" in text
+    assert "accounts[a].region" in text
+    assert "accounts[a].credentials.client_id" in text and "literal secrets are not allowed" in text
     assert "known_hosts or host_key_fingerprint" in text
     assert "3 problem(s)" in text
 
@@ -87,7 +87,7 @@ def test_missing_file_and_bad_yaml(tmp_path: Path):
 
 
 def test_unknown_key_is_named():
-    with pytest.raises(ConfigError, match=r"accounts\.0\.colour"):
+    with pytest.raises(ConfigError, match=r"accounts\[a\]\.colour"):
         parse_config({"accounts": [{"name": "a", "colour": "red"}]})
 
 
@@ -124,12 +124,12 @@ _ACCOUNT = {
 @pytest.mark.parametrize(
     ("path", "where"),
     [
-        (("credentials", "client_id"), "accounts.0.credentials.client_id"),
-        (("credentials", "client_secret"), "accounts.0.credentials.client_secret"),
-        (("credentials", "refresh_token"), "accounts.0.credentials.refresh_token"),
-        (("warehouses", 0, "drop", "password"), "accounts.0.warehouses.0.drop.sftp.password"),
-        (("warehouses", 0, "drop", "private_key"), "accounts.0.warehouses.0.drop.sftp.private_key"),
-        (("warehouses", 0, "drop", "private_key_passphrase"), "drop.sftp.private_key_passphrase"),
+        (("credentials", "client_id"), "accounts[a].credentials.client_id"),
+        (("credentials", "client_secret"), "accounts[a].credentials.client_secret"),
+        (("credentials", "refresh_token"), "accounts[a].credentials.refresh_token"),
+        (("warehouses", 0, "drop", "password"), "accounts[a].warehouses[w].drop.password"),
+        (("warehouses", 0, "drop", "private_key"), "accounts[a].warehouses[w].drop.private_key"),
+        (("warehouses", 0, "drop", "private_key_passphrase"), "accounts[a].warehouses[w].drop.private_key_passphrase"),
     ],
 )
 def test_a_literal_secret_is_refused_with_the_way_to_reference_it(path: tuple[object, ...], where: str) -> None:
@@ -177,3 +177,59 @@ def test_retention_is_capped_at_what_amazon_allows(days: int) -> None:
     with pytest.raises(ConfigError, match=r"retention_days: .*at most 30 days"):
         parse_config({"retention_days": days, "accounts": [_ACCOUNT]})
     assert parse_config({"accounts": [_ACCOUNT]}).retention_days == 30
+
+
+def _with(path: list[str | int], value: object) -> dict:
+    data = __import__("yaml").safe_load(GOOD)
+    node = data
+    for key in path[:-1]:
+        node = node.setdefault(key, {}) if isinstance(key, str) else node[key]
+    node[path[-1]] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (["accounts", 0, "orders", "schedule"], "every minute", r"accounts\[acme\]\.orders\.schedule: schedule 'every"),
+        (["accounts", 0, "orders", "schedule"], "61 * * * *", "not a valid cron expression"),
+        (["schedules", "transactions"], "*/5 * * *", r"schedules\.transactions"),
+        (
+            ["accounts", 0, "warehouses", 1, "schedules", "timezone"],
+            "Mars/Olympus",
+            r"accounts\[acme\]\.warehouses\[west\]\.schedules\.timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        (["schedules", "timezone"], "Europe/Berln", "did you mean 'Europe/Berlin'"),
+    ],
+)
+def test_schedules_and_time_zones_that_would_not_run_are_refused(path, value, expected):
+    with pytest.raises(ConfigError, match=expected):
+        parse_config(_with(path, value))
+
+
+def test_intervals_and_settings_level_schedules_load():
+    data = _with(["accounts", 0, "orders", "schedule"], "every 10 minutes")
+    data["schedules"] = {"timezone": "Europe/Berlin", "transactions": "every 2 minutes"}
+    data["notifications"] = {"webhook_url": "env:ALERT_URL", "prefect_block": "slack-webhook/ops"}
+    settings = parse_config(data)
+    assert settings.schedules.transactions == "every 2 minutes"
+    assert settings.notifications is not None and settings.notifications.webhook_url is not None
+    assert settings.transactions.stuck_minutes == 30
+
+
+def test_unknown_keys_get_a_did_you_mean_named_by_account_and_warehouse():
+    data = _with(["accounts", 0, "warehouses", 1, "drop", "hostname"], "x")
+    data["accounts"][0]["orders"] = {"schedul": "*/5 * * * *"}
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    text = str(info.value)
+    assert "accounts[acme].warehouses[west].drop.hostname: unknown key" in text
+    assert "accounts[acme].orders.schedul: unknown key; did you mean 'schedule'?" in text
+
+
+def test_notifications_need_a_destination():
+    data = _with(["notifications"], {})
+    with pytest.raises(ConfigError, match="give webhook_url, prefect_block or both"):
+        parse_config(data)
+    with pytest.raises(ConfigError, match="literal secrets are not allowed"):
+        parse_config(_with(["notifications"], {"webhook_url": "https://hooks.example/x"}))

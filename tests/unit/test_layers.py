@@ -21,6 +21,9 @@ PURE_CORE = [
     "tasks.core.text",
     "tasks.core.names",
     "tasks.core.labels",
+    "tasks.core.schedules",
+    "tasks.core.transactions",
+    "tasks.core.health",
 ]
 FILE_CORE = [
     "tasks.core.files",
