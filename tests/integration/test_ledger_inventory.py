@@ -259,4 +259,5 @@ def test_two_hundred_thousand_items(ledger: Ledger, request: pytest.FixtureReque
     baseline = time.perf_counter() - started
     backend = request.node.callspec.params["ledger"]
     print(f"\n{backend}: record {n:,} items {recorded:.2f} s, load the chunk {loaded:.2f} s, baseline {baseline:.2f} s")
-    assert recorded < 30 and loaded < 15 and baseline < 15
+    # bounds far above the few seconds this takes, so only a regression of an order of magnitude fails
+    assert recorded < 60 and loaded < 30 and baseline < 30
