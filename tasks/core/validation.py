@@ -401,7 +401,7 @@ def _damage_checks(
     texts = [spec for spec in specs if spec.kind == "text"]
     flags = text.select(
         (
-            pl.col(spec.name).str.contains(_DAMAGE_IDENTIFIER) | pl.col(spec.name).str.contains('"', literal=True)
+            pl.col(spec.name).str.contains(_DAMAGE_IDENTIFIER + '|"')  # a quote anywhere in an identifier
             if spec.identifier
             else pl.col(spec.name).str.contains(_DAMAGE_TEXT)
         ).fill_null(False)
