@@ -18,6 +18,7 @@ from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, Inbou
 ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
 SUMMARY_PROBLEMS = 3
+PANDERA_SLICE = 250_000  # rows pandera checks at once
 _SHOWN_VALUE = 40
 
 
@@ -124,7 +125,7 @@ def _validate(
     if not table.readable:
         return ValidationResult(file_name, kind, 0, typed.clear(), file_errors, readable=False)
 
-    row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
+    row_errors = _drop_cast_nulls(_pandera_errors_in_slices(table.frame, typed, kind), cast_errors)
     extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
     errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
 
@@ -190,6 +191,18 @@ def _cast(text: pl.DataFrame, specs: tuple[ColumnSpec, ...], options: FileOption
             .select("row", pl.lit(spec.name).alias("column"), "value", reason.alias("reason"))
         )
     return typed, pl.concat([pl.DataFrame(schema=ERROR_SCHEMA), *failures], how="vertical")
+
+
+def _pandera_errors_in_slices(text: pl.DataFrame, typed: pl.DataFrame, kind: InboundKind) -> pl.DataFrame:
+    """Pandera's errors, a slice of rows at a time: its checks are row by row, and its scratch memory grows with
+    the rows it is given (a million-row file stays under 1 GB this way)."""
+    return pl.concat(
+        [
+            _pandera_errors(text.slice(start, PANDERA_SLICE), typed.slice(start, PANDERA_SLICE), kind)
+            for start in range(0, max(typed.height, 1), PANDERA_SLICE)
+        ],
+        how="vertical",
+    )
 
 
 def _pandera_errors(text: pl.DataFrame, typed: pl.DataFrame, kind: InboundKind) -> pl.DataFrame:
@@ -258,7 +271,7 @@ def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> 
     columns = [name for name in text.columns if name != "row"]
     # Row hashes find the few candidate rows cheaply (a struct grouping of the whole file costs ~250 MB per
     # million rows); the exact grouping then runs on the candidates alone.
-    candidates = text.select(pl.struct(columns).hash())[:, 0].is_duplicated()
+    candidates = _repeated(text.select(pl.struct(columns).hash())[:, 0])
     repeats = (
         text.filter(candidates)
         .with_columns(pl.col("row").min().over(columns).alias("first"))
@@ -267,6 +280,14 @@ def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> 
                 pl.format("line repeats line {} exactly", pl.col("first")).alias("reason"))
     )
     return [future.cast(ERROR_SCHEMA), repeats.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
+
+
+def _repeated(values: pl.Series) -> pl.Series:
+    """Which values occur more than once; sorting costs a few MB per million rows where is_duplicated's hash
+    groups cost about 100 MB."""
+    ordered = values.sort()
+    twice = ordered.filter(ordered == ordered.shift(1))
+    return values.is_in(twice.unique().implode())
 
 
 def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:
