@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from tasks.core.models import (
     DownloadOutcome,
+    FileOutcome,
+    InboundFile,
     LedgerOrder,
     LedgerTransaction,
     OrderState,
     PurchaseOrder,
+    ShipmentLine,
     TransactionStatus,
 )
 from tasks.core.ports import Ledger
@@ -105,3 +108,86 @@ def mark_held(ledger: Ledger, account: str, purchase_order_number: str, reason: 
 def record_transaction_status(ledger: Ledger, status: TransactionStatus) -> None:
     """Store the outcome Amazon reported for a transaction."""
     ledger.record_transaction_status(status)
+
+
+# shipments ------------------------------------------------------------------------------------------------
+
+
+@side_effect_task(name="load-orders-by-number")
+def load_orders_by_number(ledger: Ledger, account: str, purchase_order_numbers: Collection[str]) -> list[LedgerOrder]:
+    """Load an account's orders by number, whatever their state."""
+    return ledger.load_orders(account, list(OrderState), purchase_order_numbers=purchase_order_numbers)
+
+
+@side_effect_task(name="load-files")
+def load_files(ledger: Ledger, account: str, warehouse: str) -> list[InboundFile]:
+    """Load the inbound files a warehouse sent, newest first."""
+    return ledger.load_files(account, warehouse)
+
+
+@side_effect_task(name="record-file-received", task_run_name="record-file-received-{name}")
+def record_file_received(ledger: Ledger, account: str, warehouse: str, kind: str, name: str, checksum: str) -> bool:
+    """Register an inbound file before anything is done with it; False when this name and checksum are known."""
+    return ledger.record_file_received(account, warehouse, kind, name, checksum)
+
+
+@side_effect_task(name="mark-file", task_run_name="mark-file-{name}-{outcome}")
+def mark_file(
+    ledger: Ledger, account: str, warehouse: str, name: str, checksum: str, outcome: FileOutcome, detail: str | None
+) -> None:
+    """Record where an inbound file ends (archived or quarantined), before it is moved."""
+    ledger.mark_file(account, warehouse, name, checksum, outcome, detail)
+
+
+@side_effect_task(name="record-shipment-lines")
+def record_shipment_lines(ledger: Ledger, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+    """Keep the accepted lines of a shipment file until their orders are confirmed."""
+    return ledger.record_shipment_lines(account, warehouse, lines)
+
+
+@side_effect_task(name="load-shipment-lines")
+def load_shipment_lines(
+    ledger: Ledger,
+    account: str,
+    ship_from_party_id: str | None = None,
+    states: Collection[OrderState] | None = None,
+    purchase_order_numbers: Collection[str] | None = None,
+) -> list[ShipmentLine]:
+    """Load the kept shipment lines of an account's orders."""
+    return ledger.load_shipment_lines(
+        account, ship_from_party_id=ship_from_party_id, states=states, purchase_order_numbers=purchase_order_numbers
+    )
+
+
+@side_effect_task(name="mark-confirming")
+def mark_confirming(
+    ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str, from_batch: str | None = None
+) -> list[str]:
+    """Claim orders for one shipment confirmation request, before it is sent."""
+    return ledger.mark_confirming(account, purchase_order_numbers, batch, from_batch=from_batch)
+
+
+@side_effect_task(name="release-confirming")
+def release_confirming(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str) -> list[str]:
+    """Give back orders whose confirmation request Amazon provably did not apply."""
+    return ledger.release_confirming(account, purchase_order_numbers, batch)
+
+
+@side_effect_task(name="mark-confirmation-sent")
+def mark_confirmation_sent(
+    ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str, transaction_id: str
+) -> None:
+    """Record Amazon's transaction id for a shipment confirmation request on its orders."""
+    ledger.mark_confirmation_sent(account, purchase_order_numbers, batch, transaction_id)
+
+
+@side_effect_task(name="mark-confirmed")
+def mark_confirmed(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str]) -> list[str]:
+    """Record orders Amazon shows shipped whose confirmation's transaction id a crash lost."""
+    return ledger.mark_confirmed(account, purchase_order_numbers)
+
+
+@side_effect_task(name="mark-shipment-held")
+def mark_shipment_held(ledger: Ledger, account: str, reasons: Mapping[str, str]) -> list[str]:
+    """Hold orders for a person, each with a reason free of PII."""
+    return ledger.mark_shipment_held(account, reasons)

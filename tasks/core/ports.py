@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +20,7 @@ from tasks.core.models import (
     OrderState,
     PurchaseOrder,
     ShipmentConfirmation,
+    ShipmentLine,
     TimeWindow,
     TransactionKind,
     TransactionStatus,
@@ -154,7 +155,11 @@ class Ledger(Protocol):
         ...
 
     def record_transaction_status(self, status: TransactionStatus) -> None:
-        """Store the latest outcome Amazon reported for a transaction."""
+        """Store the latest outcome Amazon reported for a transaction, and what it means for its orders.
+
+        A shipment confirmation's Success moves its orders to confirmed; a Failure moves the orders its errors
+        name (all of them when an error names none) to confirm_failed with Amazon's codes, the others to confirmed.
+        """
         ...
 
     def load_transactions(
@@ -180,6 +185,53 @@ class Ledger(Protocol):
 
     def close(self) -> None:
         """Release the database connections."""
+        ...
+
+    # shipments ----------------------------------------------------------------------------------------------
+    def record_shipment_lines(self, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+        """Keep shipment-file lines until their orders are confirmed; returns how many were new.
+
+        A line is known by its file, checksum and row: recording a file's lines again adds nothing.
+        """
+        ...
+
+    def load_shipment_lines(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        states: Collection[OrderState] | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+    ) -> list[ShipmentLine]:
+        """Kept shipment lines of an account's orders (optionally of one warehouse, in some states), by order,
+        file and row."""
+        ...
+
+    def mark_confirming(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        """Claim exported (or failed) orders for one confirmation request; returns the ones this caller claimed.
+
+        With from_batch, re-claim orders still confirming under that earlier batch (resending after recovery).
+        """
+        ...
+
+    def release_confirming(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Give claimed orders back (to exported) when their confirmation was provably not applied."""
+        ...
+
+    def mark_confirmation_sent(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, transaction_id: str
+    ) -> None:
+        """Record the confirmation's transaction (Processing) on the orders of that batch, still confirming."""
+        ...
+
+    def mark_confirmed(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Move confirming orders to confirmed when Amazon shows them shipped but the transaction id was lost."""
+        ...
+
+    def mark_shipment_held(self, account: str, reasons: Mapping[str, str]) -> list[str]:
+        """Hold exported or confirming orders for a person, each with its reason (no PII); returns those held."""
         ...
 
 

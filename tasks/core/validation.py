@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,7 +14,7 @@ from tasks.core.config import FileOptions
 from tasks.core.errors import DataError
 from tasks.core.files import InboundTable, Problem, read_inbound
 from tasks.core.models import InventoryItem
-from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
+from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, NOT_SHIPPED_OPTIONAL, ColumnSpec, InboundKind
 
 ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
@@ -73,9 +74,14 @@ def _describe(row: int | None, column: str | None, value: str | None, reason: st
     return f"{where}: {reason}"
 
 
-def validate_shipments(data: bytes, options: FileOptions, *, file_name: str, now: datetime) -> ValidationResult:
-    """Validate a shipment file; an order with any bad line is held back whole, the other orders proceed."""
-    return _validate(data, "shipments", options, file_name=file_name, now=now)
+def validate_shipments(
+    data: bytes, options: FileOptions, *, file_name: str, now: datetime, not_shipped: Collection[str] = ()
+) -> ValidationResult:
+    """Validate a shipment file; an order with any bad line is held back whole, the other orders proceed.
+
+    A line whose status is one of the `not_shipped` markers may leave its package columns empty.
+    """
+    return _validate(data, "shipments", options, file_name=file_name, now=now, not_shipped=not_shipped)
 
 
 def validate_stock(
@@ -114,7 +120,13 @@ def to_inventory_items(valid: pl.DataFrame) -> list[InventoryItem]:
 
 
 def _validate(
-    data: bytes, kind: InboundKind, options: FileOptions, *, file_name: str, now: datetime
+    data: bytes,
+    kind: InboundKind,
+    options: FileOptions,
+    *,
+    file_name: str,
+    now: datetime,
+    not_shipped: Collection[str] = (),
 ) -> ValidationResult:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -128,6 +140,8 @@ def _validate(
     row_errors = _drop_cast_nulls(_pandera_errors_in_slices(table.frame, typed, kind), cast_errors)
     extra = _shipment_checks(table.frame, typed, now) if kind == "shipments" else _stock_checks(table.frame)
     errors = pl.concat([file_errors, cast_errors, row_errors, *extra], how="vertical")
+    if kind == "shipments" and not_shipped:
+        errors = _excuse_not_shipped(errors, table.frame, not_shipped)
 
     bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
@@ -288,6 +302,17 @@ def _repeated(values: pl.Series) -> pl.Series:
     ordered = values.sort()
     twice = ordered.filter(ordered == ordered.shift(1))
     return values.is_in(twice.unique().implode())
+
+
+def _excuse_not_shipped(errors: pl.DataFrame, text: pl.DataFrame, markers: Collection[str]) -> pl.DataFrame:
+    """A line marked "could not ship" has no package: its package columns may be empty, its quantity 0."""
+    denied = text.filter(pl.col("status").str.to_lowercase().is_in([m.casefold() for m in markers]))["row"]
+    excused = (
+        pl.col("row").is_in(denied.implode())
+        & pl.col("column").is_in(NOT_SHIPPED_OPTIONAL)
+        & (pl.col("value").is_null() | ((pl.col("column") == "quantity_shipped") & (pl.col("value") == "0")))
+    )
+    return errors.filter(~excused)
 
 
 def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:

@@ -19,7 +19,7 @@ PURE_CORE = [
     "tasks.core.states",
     "tasks.core.orders",
 ]
-FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation"]
+FILE_CORE = ["tasks.core.files", "tasks.core.schemas", "tasks.core.validation", "tasks.core.shipments"]
 
 
 def _loaded_after_import(modules: list[str]) -> set[str]:
