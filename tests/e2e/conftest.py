@@ -6,7 +6,7 @@ import csv
 import io
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class Cycle:
     runtime: Runtime
     ledger: SqlLedger
     account: str = "acme"
+    sftp_servers: list[Any] = field(default_factory=list)  # the embedded ones, in warehouse order
 
     def admin(self, method: str, path: str, **kw: Any) -> Any:
         response = httpx.request(method, f"{self.sim.base_url}/_sim/{path}", timeout=10, **kw)
@@ -92,6 +93,8 @@ def make_cycle(
         transaction_delay: float = 0.2,
         orders: dict[str, Any] | None = None,
         sim_options: dict[str, Any] | None = None,
+        shipments: dict[str, Any] | None = None,
+        sftp: Any | None = None,
     ) -> Cycle:
         sim = start_simulator(
             SimulatorConfig(
@@ -111,13 +114,38 @@ def make_cycle(
         monkeypatch.setenv("E2E_REFRESH", "Atzr|e2e")
         monkeypatch.setenv("E2E_SFTP_PASSWORD", "e2e-password")
         servers = []
+        embedded: list[Any] = []
+        if sftp is not None:
+            # the first warehouse on a given server (an SftpTarget: embedded or OpenSSH), key login
+            root = sftp.root
+            (root / "main").mkdir(exist_ok=True)
         for index, code in enumerate(warehouses):
             name = "main" if index == 0 else f"wh{index}"
             (root / name).mkdir(exist_ok=True)
+            if index == 0 and sftp is not None:
+                servers.append(
+                    {
+                        "name": name,
+                        "ship_from_party_id": code,
+                        "drop": {
+                            "kind": "sftp",
+                            "host": sftp.host,
+                            "port": sftp.port,
+                            "username": sftp.username,
+                            "private_key_path": str(sftp.client_key.path),
+                            "known_hosts": str(sftp.known_hosts),
+                            "base_path": f"{sftp.base_path}/main" if sftp.base_path else "main",
+                            "timeout_seconds": 10,
+                        },
+                        "shipments": {"confirmation_settle_minutes": 0, **(shipments or {})},
+                    }
+                )
+                continue
             server = start_sftp_server(
                 SftpServerConfig(root=root / name, port=0, username="warehouse", password="e2e-password")
             )
             stack.append(server)
+            embedded.append(server)
             known = tmp_path / f"known_hosts_{name}"
             known.write_text(server.known_hosts_line() + "\n")
             servers.append(
@@ -133,6 +161,7 @@ def make_cycle(
                         "known_hosts": str(known),
                         "timeout_seconds": 10,
                     },
+                    "shipments": {"confirmation_settle_minutes": 0, **(shipments or {})},
                 }
             )
         settings = parse_config(
@@ -161,7 +190,9 @@ def make_cycle(
         stack.append(_Closing(runtime))
         stack.append(use_runtime(runtime))
         stack[-1].__enter__()
-        return Cycle(sim=sim, sftp_root=root, settings=settings, runtime=runtime, ledger=ledger)
+        return Cycle(
+            sim=sim, sftp_root=root, settings=settings, runtime=runtime, ledger=ledger, sftp_servers=embedded
+        )
 
     yield build
     for item in reversed(stack):
