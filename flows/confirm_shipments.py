@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,6 +38,7 @@ from tasks.core.shipments import (
     build_confirmations,
     error_report,
     error_report_csv,
+    lines_frame,
     plan_confirmation_recovery,
     plan_shipments,
     reconcile,
@@ -109,6 +112,8 @@ class ShipmentRun:
     report: WarehouseReport
     run_tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     plain: bool = False
+    # orders this run read from the ledger, by number; their states only change later, through claims
+    orders: dict[str, LedgerOrder] = field(default_factory=dict)
 
     @property
     def ledger(self) -> Ledger:
@@ -222,6 +227,7 @@ def _process_file(run: ShipmentRun, drop: WarehouseDrop, name: str, data: bytes,
     if result.readable and result.valid.height:
         numbers = result.valid["purchase_order_number"].unique().sort().to_list()
         orders = run.step(load_orders_by_number, run.ledger, run.account.name, quote(numbers))
+        run.orders.update((o.purchase_order_number, o) for o in orders)
         earlier = run.step(load_shipment_lines, run.ledger, run.account.name, None, None, quote(numbers))
         reconciliation = reconcile(
             result.valid,
@@ -283,12 +289,13 @@ def _confirm_ready(run: ShipmentRun) -> None:
     if not lines:
         return
     numbers = sorted({line.purchase_order_number for line in lines})
-    orders = [
-        o for o in run.step(load_orders_by_number, run.ledger, run.account.name, quote(numbers))
-        if o.state in CONFIRMABLE
-    ]
+    missing = [number for number in numbers if number not in run.orders]
+    if missing:  # orders with lines from earlier runs only
+        loaded = run.step(load_orders_by_number, run.ledger, run.account.name, quote(missing))
+        run.orders.update((o.purchase_order_number, o) for o in loaded)
+    orders = [run.orders[n] for n in numbers if n in run.orders and run.orders[n].state in CONFIRMABLE]
     grace = timedelta(hours=run.warehouse.shipments.pending_grace_hours)
-    plan = plan_shipments(orders, lines, now=run.now, grace=grace)
+    plan = plan_shipments(orders, lines_frame(lines), now=run.now, grace=grace)
     report.pending = list(plan.pending)
     if plan.overdue:
         held = run.step(mark_shipment_held, run.ledger, run.account.name, plan.overdue)
@@ -296,25 +303,98 @@ def _confirm_ready(run: ShipmentRun) -> None:
             report.held[number] = plan.overdue[number]
         if held:
             report.problems.append(f"{len(held)} partly shipped order(s) held past their deadline, e.g. {held[0]}")
-    ready = set(plan.ready)
-    confirmations = build_confirmations([o for o in orders if o.purchase_order_number in ready], lines)
-    _send_batches(run, [confirmations[number] for number in plan.ready if number in confirmations])
+    _send_batches(run, [plan.confirmations[number] for number in plan.ready if number in plan.confirmations])
+
+
+Sent = tuple[str, list[ShipmentConfirmation]]  # a transaction id and the confirmations it carried
 
 
 def _send_batches(
     run: ShipmentRun, confirmations: Sequence[ShipmentConfirmation], *, from_batch: str | None = None
 ) -> None:
-    """Claim, send and record the confirmations batch by batch (the claim first: the ledger knows what is in flight)."""
-    for batch in batches(list(confirmations), run.warehouse.shipments.batch_size):
-        batch_id = new_batch_id(datetime.now(UTC), run.run_tag)
-        numbers = [c.purchase_order_number for c in batch]
-        claimed = set(run.step(mark_confirming, run.ledger, run.account.name, quote(numbers), batch_id, from_batch))
-        chosen = [c for c in batch if c.purchase_order_number in claimed]
-        if chosen:
-            _send(run, chosen, batch_id)
+    """Claim, send and record the confirmations batch by batch: each batch is claimed in the ledger before its
+    request (intent) and its transaction id recorded after it.
+
+    Amazon's pacing (10 requests/s) sets the pace, so the ledger work runs beside it on two helper threads: the
+    next batch is claimed, and the last answer recorded, while this batch's request is on its way.
+    """
+    groups = batches(list(confirmations), run.warehouse.shipments.batch_size)
+    if not groups:
+        return
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="confirm-shipments")
+
+    def later(function: Callable[..., R], *args: Any) -> Future[R]:
+        return pool.submit(contextvars.copy_context().run, function, *args)
+
+    claim: Future[tuple[str, list[ShipmentConfirmation]]] | None = later(_claim, run, groups[0], from_batch)
+    recording: Future[None] | None = None
+    recorded: list[Sent] = []
+    try:
+        for index in range(len(groups)):
+            assert claim is not None
+            batch_id, chosen = claim.result()
+            claim = later(_claim, run, groups[index + 1], from_batch) if index + 1 < len(groups) else None
+            sent = _send(run, chosen, batch_id) if chosen else []
+            if recording is not None:
+                recording.result()
+                _note_sent(run.report, recorded)
+            recorded, recording = sent, (later(_record_sent, run, batch_id, sent) if sent else None)
+        if recording is not None:
+            recording.result()
+            _note_sent(run.report, recorded)
+    except Exception:
+        # what stops the run (Amazon unreachable, the ledger down) gives back the batch claimed ahead and keeps
+        # the answer already received; a killed process does neither, and the next run settles both
+        _unwind(run, claim, recording, recorded)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
-def _send(run: ShipmentRun, chosen: Sequence[ShipmentConfirmation], batch_id: str) -> None:
+def _claim(
+    run: ShipmentRun, group: Sequence[ShipmentConfirmation], from_batch: str | None
+) -> tuple[str, list[ShipmentConfirmation]]:
+    batch_id = new_batch_id(datetime.now(UTC), run.run_tag)
+    numbers = [c.purchase_order_number for c in group]
+    claimed = set(run.step(mark_confirming, run.ledger, run.account.name, quote(numbers), batch_id, from_batch))
+    return batch_id, [c for c in group if c.purchase_order_number in claimed]
+
+
+def _record_sent(run: ShipmentRun, batch_id: str, sent: Sequence[Sent]) -> None:
+    for transaction_id, carried in sent:
+        numbers = [c.purchase_order_number for c in carried]
+        run.step(mark_confirmation_sent, run.ledger, run.account.name, quote(numbers), batch_id, transaction_id)
+
+
+def _note_sent(report: WarehouseReport, sent: Sequence[Sent]) -> None:
+    for transaction_id, carried in sent:
+        for confirmation in carried:
+            target = report.floor_denials if confirmation.confirmation_type == "FloorDenial" else report.confirmed
+            target.append(confirmation.purchase_order_number)
+        report.transactions.append((transaction_id, len(carried)))
+
+
+def _unwind(
+    run: ShipmentRun,
+    claim: Future[tuple[str, list[ShipmentConfirmation]]] | None,
+    recording: Future[None] | None,
+    recorded: list[Sent],
+) -> None:
+    try:
+        if claim is not None:
+            batch_id, chosen = claim.result()
+            if chosen:
+                numbers = [c.purchase_order_number for c in chosen]
+                run.step(release_confirming, run.ledger, run.account.name, quote(numbers), batch_id)
+        if recording is not None:
+            recording.result()
+            _note_sent(run.report, recorded)
+    except Exception as exc:  # noqa: BLE001 - the first error is the one raised; this one is only reported
+        run.report.problems.append(f"while stopping: {type(exc).__name__}: {exc}")
+
+
+def _send(run: ShipmentRun, chosen: Sequence[ShipmentConfirmation], batch_id: str) -> list[Sent]:
+    """Send one claimed batch; returns what Amazon took (a refused request is split to find the bad order)."""
     report = run.report
     numbers = [c.purchase_order_number for c in chosen]
     try:
@@ -325,16 +405,14 @@ def _send(run: ShipmentRun, chosen: Sequence[ShipmentConfirmation], batch_id: st
             f"shipment confirmation of {len(chosen)} order(s) has an unknown outcome (e.g. {numbers[0]}); "
             f"a later run settles it against Amazon: {exc}"
         )
-        return
+        return []
     except RequestRefusedError as exc:
         if len(chosen) > 1:
             half = len(chosen) // 2  # find the order Amazon refuses; the others go through
-            _send(run, chosen[:half], batch_id)
-            _send(run, chosen[half:], batch_id)
-            return
+            return _send(run, chosen[:half], batch_id) + _send(run, chosen[half:], batch_id)
         _hold(run, {numbers[0]: f"Amazon refused its shipment confirmation as invalid: {exc}"})
         report.problems.append(f"Amazon refused the shipment confirmation of order {numbers[0]}: {exc}")
-        return
+        return []
     except DataError as exc:
         # our adapter could not write one confirmation in Amazon's format: nothing was sent
         if exc.subject not in numbers:
@@ -343,18 +421,12 @@ def _send(run: ShipmentRun, chosen: Sequence[ShipmentConfirmation], batch_id: st
         _hold(run, {exc.subject: f"its shipment confirmation cannot be written for Amazon: {exc.message}"})
         report.problems.append(f"order {exc.subject} cannot be confirmed: {exc}")
         rest = [c for c in chosen if c.purchase_order_number != exc.subject]
-        if rest:
-            _send(run, rest, batch_id)
-        return
+        return _send(run, rest, batch_id) if rest else []
     except (PermanentError, TransientError):
         # credentials, or retries spent on answers that prove nothing was applied: give the orders back
         run.step(release_confirming, run.ledger, run.account.name, quote(numbers), batch_id)
         raise
-    run.step(mark_confirmation_sent, run.ledger, run.account.name, quote(numbers), batch_id, transaction_id)
-    for confirmation in chosen:
-        target = report.floor_denials if confirmation.confirmation_type == "FloorDenial" else report.confirmed
-        target.append(confirmation.purchase_order_number)
-    report.transactions.append((transaction_id, len(chosen)))
+    return [(transaction_id, list(chosen))]
 
 
 def _hold(run: ShipmentRun, reasons: dict[str, str]) -> None:
