@@ -189,6 +189,40 @@ def run_purge(
     finally:
         close_runtimes()
 
+@run_app.command("shipments")
+def run_shipments(
+    config: ConfigOption = None,
+    account: Annotated[str | None, typer.Option(help="Only this account (default: every account).")] = None,
+    warehouse: Annotated[str | None, typer.Option(help="Only this warehouse of the account.")] = None,
+) -> None:
+    """Confirm to Amazon the orders in the warehouses' shipment files now."""
+    from flows.runtime import load_config
+
+    try:
+        settings = load_config(config)
+    except IntegrationError as exc:
+        raise _fail(exc) from None
+    names = [account] if account else [a.name for a in settings.accounts]
+    from flows.confirm_shipments import confirm_shipments
+    from flows.runtime import close_runtimes
+
+    failed = False
+    try:
+        for name in names:
+            state = confirm_shipments(
+                account=name, warehouse=warehouse, config=str(config) if config else None, return_state=True
+            )
+            if state.is_completed():
+                _print_rows(f"account {name}", state.result())
+            else:
+                failed = True
+                err.print(Text.assemble((f"account {name}: {state.name}", "red"), " ", state.message or ""))
+    finally:
+        close_runtimes()
+    if failed:
+        raise typer.Exit(1)
+
+
 @run_app.command("inventory")
 def run_inventory(
     config: ConfigOption = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from simulator.schema import parse_datetime
@@ -75,8 +76,13 @@ def confirmation_problems(
     elif status == "SHIPPED":
         problems.append(error("DUPLICATE_SHIPMENT_CONFIRMATION", f"Order {number} was already confirmed.", where))
     shipped_date = parse_datetime(item["shipmentDetails"]["shippedDate"])
+    ordered_at = parse_datetime(details.get("orderDate", ""))
     if shipped_date is not None and shipped_date > received_at + SHIPPED_DATE_TOLERANCE:
         problems.append(error("INVALID_SHIPPED_DATE", "shippedDate cannot be in the future.", where))
+    elif shipped_date is not None and ordered_at is not None and shipped_date < ordered_at:
+        problems.append(
+            error("INVALID_SHIPPED_DATE", f"Order ID {number}: shippedDate cannot be before the order date.", where)
+        )
     lines = [(str(line["itemSequenceNumber"]), line, line["shippedQuantity"]["amount"]) for line in item["items"]]
     problems.extend(line_problems(details, lines, where, exact=False))
     if item["shipmentDetails"]["shipmentStatus"] == "SHIPPED":
@@ -149,10 +155,33 @@ def container_problems(item: Mapping[str, Any], lines: Sequence[Line], where: st
     problems = []
     if any(not container.get("shipMethod") for container in containers):
         problems.append(error("MISSING_SHIP_METHOD", "shipMethod is required on every container.", where))
+    for container in containers:
+        # the model requires a weight (since November 2023); a zero weight passes the schema, not Amazon
+        if not _positive(container["weight"]["value"]):
+            problems.append(
+                error(
+                    "INVALID_PACKAGE_WEIGHT",
+                    f"Order ID {number}: container {container['containerIdentifier']} has no weight.",
+                    f"{where}, containerIdentifier={container['containerIdentifier']}",
+                )
+            )
     shipped = {sequence: amount for sequence, _, amount in lines}
     if dict(packed) != {k: v for k, v in shipped.items() if v}:
         problems.append(error("PACKED_QUANTITY_MISMATCH", "Packed quantities do not match shipped quantities.", where))
     return problems
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) > 0
+    except InvalidOperation:
+        return False
+
+
+def _line_key(sequence: Any) -> str:
+    """Orders write "00001" where shipments send the integer 1: the same line."""
+    text = str(sequence)
+    return str(int(text)) if text.isdigit() else text
 
 
 def party_problems(details: Mapping[str, Any], item: Mapping[str, Any], where: str) -> list[Problem]:
@@ -167,10 +196,12 @@ def party_problems(details: Mapping[str, Any], item: Mapping[str, Any], where: s
 
 def line_problems(details: Mapping[str, Any], lines: Sequence[Line], where: str, *, exact: bool) -> list[Problem]:
     """Every PO line once, product ids echoed, quantity equal (acknowledgement) or not above (shipment)."""
-    ordered = {line["itemSequenceNumber"]: line for line in details["items"]}
+    same_line = str if exact else _line_key  # acknowledgements echo the string exactly
+    ordered = {same_line(line["itemSequenceNumber"]): line for line in details["items"]}
     problems = []
     seen: set[str] = set()
-    for sequence, line, amount in lines:
+    for raw, line, amount in lines:
+        sequence = same_line(raw)
         at = f"{where}, itemSequenceNumber={sequence}"
         if sequence in seen:
             problems.append(error("DUPLICATE_LINE_ITEM", "A line item appears twice.", at))

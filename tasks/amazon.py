@@ -11,6 +11,7 @@ from tasks.core.models import (
     OrderAcknowledgement,
     OrderPage,
     PurchaseOrder,
+    ShipmentConfirmation,
     TimeWindow,
     TransactionStatus,
 )
@@ -56,6 +57,12 @@ def fetch_orders_by_number(api: VendorApi, purchase_order_numbers: Sequence[str]
 def submit_acknowledgements(api: VendorApi, acknowledgements: Sequence[OrderAcknowledgement]) -> str:
     """Acknowledge a batch of orders to Amazon; returns the transaction id."""
     return api.submit_acknowledgements(acknowledgements)
+
+
+@side_effect_task(name="submit-shipment-confirmations")
+def submit_shipment_confirmations(api: VendorApi, confirmations: Sequence[ShipmentConfirmation]) -> str:
+    """Confirm a batch of shipped orders to Amazon; returns the transaction id."""
+    return api.submit_shipment_confirmations(confirmations)
 
 
 @side_effect_task(name="fetch-transaction-status")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from tasks.core.models import (
@@ -12,6 +12,7 @@ from tasks.core.models import (
     FeedPlan,
     FeedState,
     FileOutcome,
+    InboundFile,
     InventoryBaseline,
     InventoryFeed,
     LedgerOrder,
@@ -20,6 +21,7 @@ from tasks.core.models import (
     PlacedFile,
     PurchaseOrder,
     PurgedFile,
+    ShipmentLine,
     TransactionStatus,
     WaitingAcknowledgement,
 )
@@ -227,3 +229,72 @@ def supersede_inventory_feed(ledger: Ledger, feed_id: int) -> InventoryFeed:
 def mark_transactions_stuck(ledger: Ledger, transaction_ids: Sequence[str]) -> list[str]:
     """Note transactions reported stuck; returns those reported for the first time (announced once)."""
     return ledger.mark_transactions_stuck(transaction_ids)
+
+
+# shipments ------------------------------------------------------------------------------------------------
+
+
+@side_effect_task(name="load-orders-by-number")
+def load_orders_by_number(ledger: Ledger, account: str, purchase_order_numbers: Collection[str]) -> list[LedgerOrder]:
+    """Load an account's orders by number, whatever their state."""
+    return ledger.load_orders(account, list(OrderState), purchase_order_numbers=purchase_order_numbers)
+
+
+@side_effect_task(name="load-files")
+def load_files(ledger: Ledger, account: str, warehouse: str) -> list[InboundFile]:
+    """Load the inbound files a warehouse sent, newest first."""
+    return ledger.load_files(account, warehouse)
+
+
+@side_effect_task(name="record-shipment-lines")
+def record_shipment_lines(ledger: Ledger, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+    """Keep the accepted lines of a shipment file until their orders are confirmed."""
+    return ledger.record_shipment_lines(account, warehouse, lines)
+
+
+@side_effect_task(name="load-shipment-lines")
+def load_shipment_lines(
+    ledger: Ledger,
+    account: str,
+    ship_from_party_id: str | None = None,
+    states: Collection[OrderState] | None = None,
+    purchase_order_numbers: Collection[str] | None = None,
+) -> list[ShipmentLine]:
+    """Load the kept shipment lines of an account's orders."""
+    return ledger.load_shipment_lines(
+        account, ship_from_party_id=ship_from_party_id, states=states, purchase_order_numbers=purchase_order_numbers
+    )
+
+
+@side_effect_task(name="mark-confirming")
+def mark_confirming(
+    ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str, from_batch: str | None = None
+) -> list[str]:
+    """Claim orders for one shipment confirmation request, before it is sent."""
+    return ledger.mark_confirming(account, purchase_order_numbers, batch, from_batch=from_batch)
+
+
+@side_effect_task(name="release-confirming")
+def release_confirming(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str) -> list[str]:
+    """Give back orders whose confirmation request Amazon provably did not apply."""
+    return ledger.release_confirming(account, purchase_order_numbers, batch)
+
+
+@side_effect_task(name="mark-confirmation-sent")
+def mark_confirmation_sent(
+    ledger: Ledger, account: str, purchase_order_numbers: Sequence[str], batch: str, transaction_id: str
+) -> None:
+    """Record Amazon's transaction id for a shipment confirmation request on its orders."""
+    ledger.mark_confirmation_sent(account, purchase_order_numbers, batch, transaction_id)
+
+
+@side_effect_task(name="mark-confirmed")
+def mark_confirmed(ledger: Ledger, account: str, purchase_order_numbers: Sequence[str]) -> list[str]:
+    """Record orders Amazon shows shipped whose confirmation's transaction id a crash lost."""
+    return ledger.mark_confirmed(account, purchase_order_numbers)
+
+
+@side_effect_task(name="mark-shipment-held")
+def mark_shipment_held(ledger: Ledger, account: str, reasons: Mapping[str, str]) -> list[str]:
+    """Hold orders for a person, each with a reason free of PII."""
+    return ledger.mark_shipment_held(account, reasons)

@@ -55,6 +55,7 @@ from tasks.core.models import (
     RejectedOrder,
     RequestState,
     ShipmentConfirmation,
+    ShipmentLine,
     ShippingLabel,
     TimeWindow,
     TransactionKind,
@@ -97,6 +98,7 @@ class FakeVendorApi:
     inventory_updates: list[tuple[str, InventoryUpdate]] = field(default_factory=list)
     transactions: dict[str, TransactionStatus] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    refused_orders: set[str] = field(default_factory=set)  # a confirmation request holding one is refused (400)
     closed: bool = False
     refused: set[str] = field(default_factory=set)  # acknowledging any of these orders is refused (HTTP 400)
     unreadable: dict[str, str] = field(default_factory=dict)  # order number -> reason: in OrderPage.rejected
@@ -195,11 +197,16 @@ class FakeVendorApi:
 
     def submit_shipment_confirmations(self, confirmations: Sequence[ShipmentConfirmation]) -> str:
         self.faults.check("submit_shipment_confirmations")
+        refused = sorted(self.refused_orders & {c.purchase_order_number for c in confirmations})
+        if refused:
+            raise RequestRefusedError("Amazon refused the request as invalid", code="InvalidInput", status=400)
         transaction_id = self._new_transaction()
         self.confirmations.append((transaction_id, tuple(confirmations)))
         for confirmation in confirmations:
             if confirmation.purchase_order_number in self.orders:
-                self.set_status(confirmation.purchase_order_number, AmazonOrderStatus.SHIPPED)
+                denied = confirmation.confirmation_type == "FloorDenial"
+                status = AmazonOrderStatus.CANCELLED if denied else AmazonOrderStatus.SHIPPED
+                self.set_status(confirmation.purchase_order_number, status)
         return transaction_id
 
     def submit_inventory_update(self, update: InventoryUpdate) -> str:
@@ -381,6 +388,7 @@ class FakeLedger:
         self.notices: dict[tuple[str, str], CancellationNotice] = {}
 
         self.stuck_reported: set[str] = set()
+        self.shipment_lines: dict[tuple[str, str, str, str, int], ShipmentLine] = {}
         self.faults = Faults()
         self.locked: set[str] = set()
         self.closed = False
@@ -410,6 +418,7 @@ class FakeLedger:
                         order_date=order.order_date,
                         state=state,
                         lines=tuple(replace(line, title=None, gift_message=None) for line in order.lines),
+                        required_ship_date=order.required_ship_date,
                         ack_batch=claim_for if claim else None,
                     ),
                     self.clock(),
@@ -608,6 +617,13 @@ class FakeLedger:
         )
         if status.status is not TransactionState.PROCESSING:
             self._settle_inventory_transaction(status)
+        if known.kind is TransactionKind.SHIPMENT_CONFIRMATION and status.status is not TransactionState.PROCESSING:
+            failed, succeeded = states.settle_confirmation(status, known.subjects)
+            carried = lambda o: o.ship_transaction_id == status.transaction_id  # noqa: E731
+            self._claim(known.account, succeeded, OrderEvent.CONFIRM, when=carried, ship_errors=None)
+            for number, codes in failed.items():
+                if self._claim(known.account, [number], OrderEvent.FAIL_CONFIRMATION, when=carried, ship_errors=codes):
+                    self._drop_lines(known.account, number)
 
     def load_transactions(
         self, account: str | None = None, *, pending_only: bool = False
@@ -1080,7 +1096,103 @@ class FakeLedger:
                 per[row.order.state] += 1
         return counts
 
+    # shipments ------------------------------------------------------------------------------------------
+
+    def record_shipment_lines(self, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+        self.faults.check("record_shipment_lines")
+        new = 0
+        for line in lines:
+            key = (account, warehouse, line.file, line.checksum, line.row)
+            if key not in self.shipment_lines:
+                if (account, line.purchase_order_number) not in self.orders:
+                    raise DataError("shipment line of an order the ledger does not know", subject=line.file)
+                self.shipment_lines[key] = line
+                new += 1
+        return new
+
+    def load_shipment_lines(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        states: Collection[OrderState] | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+    ) -> list[ShipmentLine]:
+        self.faults.check("load_shipment_lines")
+        wanted = None if purchase_order_numbers is None else set(purchase_order_numbers)
+        found = []
+        for (acct, *_), line in self.shipment_lines.items():
+            row = self.orders.get((acct, line.purchase_order_number))
+            if acct != account or row is None:
+                continue
+            if ship_from_party_id is not None and row.order.ship_from_party_id != ship_from_party_id:
+                continue
+            if (states is not None and row.order.state not in states) or (
+                wanted is not None and line.purchase_order_number not in wanted
+            ):
+                continue
+            found.append(line)
+        return sorted(found, key=lambda line: (line.purchase_order_number, line.file, line.row))
+
+    def mark_confirming(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        self.faults.check("mark_confirming")
+        event = OrderEvent.CLAIM_CONFIRMATION if from_batch is None else OrderEvent.RECLAIM_CONFIRMATION
+        return self._claim(
+            account,
+            purchase_order_numbers,
+            event,
+            when=lambda o: from_batch is None or o.ship_batch == from_batch,
+            ship_batch=batch,
+            ship_transaction_id=None,
+        )
+
+    def release_confirming(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        self.faults.check("release_confirming")
+        return self._claim(
+            account,
+            purchase_order_numbers,
+            OrderEvent.RELEASE_CONFIRMATION,
+            when=lambda o: o.ship_batch == batch,
+            ship_batch=None,
+        )
+
+    def mark_confirmation_sent(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, transaction_id: str
+    ) -> None:
+        self.faults.check("mark_confirmation_sent")
+        self._record_transaction(
+            account,
+            transaction_id,
+            TransactionKind.SHIPMENT_CONFIRMATION,
+            list(dict.fromkeys(purchase_order_numbers)),
+        )
+        self._claim(
+            account,
+            purchase_order_numbers,
+            OrderEvent.RECLAIM_CONFIRMATION,
+            when=lambda o: o.ship_batch == batch,
+            ship_transaction_id=transaction_id,
+        )
+
+    def mark_confirmed(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        self.faults.check("mark_confirmed")
+        return self._claim(account, purchase_order_numbers, OrderEvent.CONFIRM)
+
+    def mark_shipment_held(self, account: str, reasons: Mapping[str, str]) -> list[str]:
+        self.faults.check("mark_shipment_held")
+        held = []
+        for number in sorted(reasons):
+            held += self._claim(account, [number], OrderEvent.HOLD_SHIPMENT, held_reason=reasons[number][:500])
+        return [number for number in reasons if number in held]
+
     # helpers --------------------------------------------------------------------------------------------
+
+    def _drop_lines(self, account: str, number: str) -> None:
+        for key in [k for k, line in self.shipment_lines.items() if k[0] == account
+                    and line.purchase_order_number == number]:
+            del self.shipment_lines[key]
 
     def states(self, account: str) -> dict[str, OrderState]:
         """Each order's state: what tests assert on."""

@@ -400,16 +400,26 @@ def to_shipment_confirmation_json(confirmation: ShipmentConfirmation) -> Json:
             code="InvalidConfirmationType",
             subject=number,
         )
-    return {
+    body: Json = {
         "purchaseOrderNumber": number,
         "shipmentDetails": {"shippedDate": iso_utc(confirmation.shipped_date), "shipmentStatus": status},
         "sellingParty": _party(confirmation.selling_party_id),
         "shipFromParty": _party(confirmation.ship_from_party_id),
         "items": [_shipped_item(item, number, "shippedQuantity") for item in confirmation.items],
-        "containers": [
-            _container(package, sequence, number) for sequence, package in enumerate(confirmation.packages, start=1)
-        ],
     }
+    containers = [
+        _container(package, sequence, number) for sequence, package in enumerate(confirmation.packages, start=1)
+    ]
+    if status == "SHIPPED" and not containers:
+        # accepted with 202, then failed: "Request Rejected: Order ID ... has empty packages." (models #178)
+        raise DataError(
+            "a shipped order needs at least one package; Amazon fails it with EMPTY_PACKAGES otherwise",
+            code="EmptyPackages",
+            subject=number,
+        )
+    if containers:  # a floor denial ships nothing: no containers at all
+        body["containers"] = containers
+    return body
 
 
 def to_inventory_json(update: InventoryUpdate) -> Json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from adapters.ledger.schema import (
     orders,
     packing_slips,
     purged_files,
+    shipment_lines,
     shipping_labels,
     transaction_subjects,
     transactions,
@@ -67,13 +68,14 @@ from tasks.core.models import (
     PurchaseOrder,
     PurgedFile,
     RequestState,
+    ShipmentLine,
     ShippingLabel,
     TransactionKind,
     TransactionState,
     TransactionStatus,
     WaitingAcknowledgement,
 )
-from tasks.core.states import OrderEvent, sources, target
+from tasks.core.states import OrderEvent, settle_confirmation, sources, target
 
 # SQLite caps bound parameters per statement (32766 since 3.32, 999 before): key lists go in IN lists of 500.
 # PostgreSQL gets one array parameter instead, whatever its length.
@@ -95,6 +97,13 @@ def _aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise DataError(f"{what} must be timezone-aware (got a naive datetime)")
     return value.astimezone(UTC)
+
+
+def _required_ship_date(order: PurchaseOrder) -> datetime | None:
+    # The Amazon adapter writes datetime.min (naive) when an order came without one.
+    if order.required_ship_date.tzinfo is None or order.required_ship_date.year < 1970:
+        return None
+    return order.required_ship_date.astimezone(UTC)
 
 
 def _in_input_order(wanted: Collection[str], got: Iterable[str]) -> list[str]:
@@ -193,6 +202,7 @@ class SqlLedger:
                     "selling_party_id": order.selling_party_id,
                     "ship_from_party_id": order.ship_from_party_id,
                     "order_date": _aware(order.order_date, f"order {number} order_date"),
+                    "required_ship_date": _required_ship_date(order),
                     "state": state,
                     "ack_batch": batch,
                     "created_at": now,
@@ -267,8 +277,13 @@ class SqlLedger:
         """Orders of an account in the given states, oldest first."""
         if not states or (purchase_order_numbers is not None and not purchase_order_numbers):
             return []
+        # Only what LedgerOrder holds: every datetime column read costs a conversion per row.
+        order_columns = [c for c in orders.c if c.name not in ("id", "created_at", "updated_at")]
+        line_columns = [order_lines.c[name] for name in
+                        ("position", "seq", "quantity", "buyer_product_id", "vendor_product_id", "unit_of_measure")]
         query = (
-            sa.select(orders, order_lines)
+            sa.select(*order_columns, *line_columns)
+            .select_from(orders)
             .outerjoin(
                 order_lines,
                 (order_lines.c.account == orders.c.account)
@@ -311,6 +326,10 @@ class SqlLedger:
                 ack_transaction_id=row.ack_transaction_id,
                 export_file=row.export_file,
                 held_reason=row.held_reason,
+                required_ship_date=row.required_ship_date,
+                ship_batch=row.ship_batch,
+                ship_transaction_id=row.ship_transaction_id,
+                ship_errors=row.ship_errors,
             )
             for row, lines in found.values()
         ]
@@ -326,6 +345,7 @@ class SqlLedger:
         event: OrderEvent,
         values: dict[str, Any],
         ack_batch: str | None = None,
+        ship_batch: str | None = None,
     ) -> set[str]:
         # On PostgreSQL the row lock plus the re-check of the WHERE clause (READ COMMITTED) lets exactly one
         # of two racing UPDATEs win; on SQLite BEGIN IMMEDIATE serialises writers.
@@ -334,6 +354,8 @@ class SqlLedger:
             statement = orders.update().where(orders.c.account == account, keys, orders.c.state.in_(sources(event)))
             if ack_batch is not None:
                 statement = statement.where(orders.c.ack_batch == ack_batch)
+            if ship_batch is not None:
+                statement = statement.where(orders.c.ship_batch == ship_batch)
             statement = statement.values(state=target(event), **values)
             claimed.update(conn.scalars(statement.returning(orders.c.purchase_order_number)))
         return claimed
@@ -682,6 +704,7 @@ class SqlLedger:
                 # What an outcome means for the thing it is about is decided here, by kind, in the same
                 # transaction: poll-transactions need not know the kinds.
                 self._settle_inventory_transaction(conn, status)
+                self._settle_confirmations(conn, status)
         if not known:
             raise DataError("status for a transaction the ledger never recorded", subject=status.transaction_id)
 
@@ -754,6 +777,53 @@ class SqlLedger:
             for ship_from, state, count in conn.execute(query):
                 counts.setdefault(ship_from, dict.fromkeys(OrderState, 0))[OrderState(state)] = count
         return counts
+
+    def _settle_confirmations(self, conn: Connection, status: TransactionStatus) -> None:
+        """A shipment confirmation's verdict moves the orders it carried (those still confirming under it)."""
+        found = conn.execute(
+            sa.select(transactions.c.account, transactions.c.kind).where(
+                transactions.c.transaction_id == status.transaction_id
+            )
+        ).one()
+        if found.kind != TransactionKind.SHIPMENT_CONFIRMATION:
+            return
+        subjects = list(
+            conn.scalars(
+                sa.select(transaction_subjects.c.subject).where(
+                    transaction_subjects.c.transaction_id == status.transaction_id
+                )
+            )
+        )
+        failed, succeeded = settle_confirmation(status, subjects)
+        now = utcnow()
+        carried = orders.c.ship_transaction_id == status.transaction_id
+        for keys in self._keys(succeeded):
+            conn.execute(
+                orders.update()
+                .where(
+                    orders.c.account == found.account, keys, carried, orders.c.state.in_(sources(OrderEvent.CONFIRM))
+                )
+                .values(state=target(OrderEvent.CONFIRM), ship_errors=None, updated_at=now)
+            )
+        for number, codes in sorted(failed.items()):
+            moved = conn.scalar(
+                orders.update()
+                .where(
+                    orders.c.account == found.account,
+                    orders.c.purchase_order_number == number,
+                    carried,
+                    orders.c.state.in_(sources(OrderEvent.FAIL_CONFIRMATION)),
+                )
+                .values(state=target(OrderEvent.FAIL_CONFIRMATION), ship_errors=codes[:MAX_REASON], updated_at=now)
+                .returning(orders.c.purchase_order_number)
+            )
+            if moved is not None:
+                # a corrected shipment file starts the order afresh: the lines Amazon refused are not summed again
+                conn.execute(
+                    shipment_lines.delete().where(
+                        shipment_lines.c.account == found.account, shipment_lines.c.purchase_order_number == number
+                    )
+                )
 
     # inbound files --------------------------------------------------------------------------------------
 
@@ -1601,6 +1671,187 @@ class SqlLedger:
         return _notices(found)
 
 
+
+    # shipments ------------------------------------------------------------------------------------------
+
+    def record_shipment_lines(self, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+        """Keep shipment-file lines until their orders are confirmed; returns how many were new."""
+        if not lines:
+            return 0
+        now = utcnow()
+        rows = [
+            {
+                "account": account,
+                "warehouse": warehouse,
+                "file": line.file,
+                "checksum": line.checksum,
+                "row": line.row,
+                "purchase_order_number": line.purchase_order_number,
+                "seq": line.item_sequence_number,
+                "quantity": line.quantity,
+                "shipped": line.shipped,
+                "ship_date": None if line.ship_date is None else _aware(line.ship_date, "ship date"),
+                "tracking_number": line.tracking_number,
+                "package_id": line.package_id,
+                "carrier": line.carrier,
+                "ship_method": line.ship_method,
+                "scac": line.scac,
+                "weight": line.weight,
+                "weight_unit": line.weight_unit,
+                "length": line.length,
+                "width": line.width,
+                "height": line.height,
+                "dimension_unit": line.dimension_unit,
+                "recorded_at": now,
+            }
+            for line in lines
+        ]
+        statement = self._insert(shipment_lines).on_conflict_do_nothing(
+            index_elements=["account", "warehouse", "file", "checksum", "row"]
+        )
+        files = sorted({(line.file, line.checksum) for line in lines})
+        with self._transaction("record shipment lines") as conn:
+            # a plain executemany (no RETURNING) is several times faster; the counts say what was new
+            before = self._count_lines(conn, account, warehouse, files)
+            conn.execute(statement, rows)
+            return self._count_lines(conn, account, warehouse, files) - before
+
+    @staticmethod
+    def _count_lines(conn: Connection, account: str, warehouse: str, files: list[tuple[str, str]]) -> int:
+        total = 0
+        for file, checksum in files:
+            total += int(
+                conn.scalar(
+                    sa.select(sa.func.count()).where(
+                        shipment_lines.c.account == account,
+                        shipment_lines.c.warehouse == warehouse,
+                        shipment_lines.c.file == file,
+                        shipment_lines.c.checksum == checksum,
+                    )
+                )
+                or 0
+            )
+        return total
+
+    def load_shipment_lines(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        states: Collection[OrderState] | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+    ) -> list[ShipmentLine]:
+        """Kept shipment lines of an account's orders, by order, file and row."""
+        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
+            return []
+        c = shipment_lines.c
+        # in ShipmentLine's field order, so each row builds its line positionally
+        query = (
+            sa.select(
+                c.purchase_order_number, c.seq, c.quantity, c.file, c.checksum, c.row, c.ship_date, c.shipped,
+                c.tracking_number, c.package_id, c.carrier, c.ship_method, c.scac, c.weight, c.weight_unit,
+                c.length, c.width, c.height, c.dimension_unit,
+            )
+            .join(
+                orders,
+                (orders.c.account == c.account) & (orders.c.purchase_order_number == c.purchase_order_number),
+            )
+            .where(c.account == account)
+        )
+        if ship_from_party_id is not None:
+            query = query.where(orders.c.ship_from_party_id == ship_from_party_id)
+        if states is not None:
+            query = query.where(orders.c.state.in_([OrderState(s) for s in states]))
+        queries = (
+            [query]
+            if purchase_order_numbers is None
+            else [query.where(keys) for keys in self._keys(purchase_order_numbers)]
+        )
+        found: list[ShipmentLine] = []
+        with self._transaction("load shipment lines", write=False) as conn:
+            for one in queries:
+                found.extend(ShipmentLine(*row) for row in conn.execute(one).all())
+        found.sort(key=lambda line: (line.purchase_order_number, line.file, line.row))
+        return found
+
+    def mark_confirming(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        """Claim exported (or failed) orders for one confirmation request; returns the ones this caller claimed."""
+        with self._transaction("mark orders confirming") as conn:
+            claimed = self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                event=OrderEvent.CLAIM_CONFIRMATION if from_batch is None else OrderEvent.RECLAIM_CONFIRMATION,
+                values={"ship_batch": batch, "ship_transaction_id": None, "updated_at": utcnow()},
+                ship_batch=from_batch,
+            )
+        return _in_input_order(purchase_order_numbers, claimed)
+
+    def release_confirming(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Give claimed orders back (to exported) when their confirmation was provably not applied."""
+        with self._transaction("release confirming orders") as conn:
+            released = self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                event=OrderEvent.RELEASE_CONFIRMATION,
+                values={"ship_batch": None, "updated_at": utcnow()},
+                ship_batch=batch,
+            )
+        return _in_input_order(purchase_order_numbers, released)
+
+    def mark_confirmation_sent(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, transaction_id: str
+    ) -> None:
+        """Record the confirmation's transaction (Processing) on the orders of that batch, still confirming."""
+        with self._transaction("mark confirmation sent") as conn:
+            self._record_transaction(
+                conn,
+                account,
+                transaction_id,
+                TransactionKind.SHIPMENT_CONFIRMATION,
+                list(dict.fromkeys(purchase_order_numbers)),
+            )
+            self._claim(
+                conn,
+                account,
+                purchase_order_numbers,
+                event=OrderEvent.RECLAIM_CONFIRMATION,
+                values={"ship_transaction_id": transaction_id, "updated_at": utcnow()},
+                ship_batch=batch,
+            )
+
+    def mark_confirmed(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Move confirming orders to confirmed when Amazon shows them shipped but the transaction id was lost."""
+        with self._transaction("mark orders confirmed") as conn:
+            moved = self._claim(
+                conn, account, purchase_order_numbers, event=OrderEvent.CONFIRM, values={"updated_at": utcnow()}
+            )
+        return _in_input_order(purchase_order_numbers, moved)
+
+    def mark_shipment_held(self, account: str, reasons: Mapping[str, str]) -> list[str]:
+        """Hold exported or confirming orders for a person, each with its reason (no PII); returns those held."""
+        held: set[str] = set()
+        now = utcnow()
+        with self._transaction("hold orders") as conn:
+            for number in sorted(reasons):
+                moved = conn.scalar(
+                    orders.update()
+                    .where(
+                        orders.c.account == account,
+                        orders.c.purchase_order_number == number,
+                        orders.c.state.in_(sources(OrderEvent.HOLD_SHIPMENT)),
+                    )
+                    .values(state=target(OrderEvent.HOLD_SHIPMENT), held_reason=reasons[number][:MAX_REASON],
+                            updated_at=now)
+                    .returning(orders.c.purchase_order_number)
+                )
+                if moved is not None:
+                    held.add(moved)
+        return _in_input_order(list(reasons), held)
+
 def _notices(rows: Iterable[sa.Row[Any]]) -> list[CancellationNotice]:
     notices = [
         CancellationNotice(
@@ -1621,3 +1872,4 @@ def _notices(rows: Iterable[sa.Row[Any]]) -> list[CancellationNotice]:
 # A claimed chunk ends sent, unknown or refused, or goes back to pending when provably not applied.
 _SUPERSEDED_CHUNKS = ((ChunkState.PENDING, ChunkState.CANCELLED), (ChunkState.SENDING, ChunkState.UNKNOWN))
 _CHUNK_OUTCOMES = frozenset({ChunkState.SENT, ChunkState.UNKNOWN, ChunkState.REFUSED, ChunkState.PENDING})
+

@@ -52,6 +52,11 @@ orders = sa.Table(
     sa.Column("held_reason", sa.String(MAX_REASON)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # shipments (0003)
+    sa.Column("required_ship_date", UtcDateTime),
+    sa.Column("ship_batch", sa.String(128)),
+    sa.Column("ship_transaction_id", sa.String(128)),
+    sa.Column("ship_errors", sa.String(MAX_REASON)),
     sa.UniqueConstraint("account", "purchase_order_number", name="uq_orders_account_po"),
     sa.Index("ix_orders_account_state", "account", "state"),
     sa.Index("ix_orders_account_export_file", "account", "export_file"),
@@ -280,4 +285,40 @@ cancellation_notices = sa.Table(
         ondelete="CASCADE",
     ),
     sa.Index("ix_cancellation_notices_account_notice_file", "account", "notice_file"),
+)
+
+# Lines of warehouse shipment files, kept until their order is confirmed (partial orders span files). No PII:
+# tracking numbers, packages and quantities.
+shipment_lines = sa.Table(
+    "shipment_lines",
+    metadata,
+    sa.Column("account", sa.String(64), primary_key=True),
+    sa.Column("warehouse", sa.String(64), primary_key=True),
+    sa.Column("file", sa.String(255), primary_key=True),
+    sa.Column("checksum", sa.String(64), primary_key=True),
+    sa.Column("row", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("purchase_order_number", sa.String(64), nullable=False),
+    sa.Column("seq", sa.String(16), nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("shipped", sa.Boolean, nullable=False),
+    sa.Column("ship_date", UtcDateTime),
+    sa.Column("tracking_number", sa.String(100)),
+    sa.Column("package_id", sa.String(64)),
+    sa.Column("carrier", sa.String(64)),
+    sa.Column("ship_method", sa.String(64)),
+    sa.Column("scac", sa.String(4)),
+    sa.Column("weight", sa.Float),
+    sa.Column("weight_unit", sa.String(2)),
+    sa.Column("length", sa.Float),
+    sa.Column("width", sa.Float),
+    sa.Column("height", sa.Float),
+    sa.Column("dimension_unit", sa.String(2)),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["account", "purchase_order_number"],
+        ["orders.account", "orders.purchase_order_number"],
+        name="fk_shipment_lines_order",
+        ondelete="CASCADE",
+    ),
+    sa.Index("ix_shipment_lines_order", "account", "purchase_order_number"),
 )

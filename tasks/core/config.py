@@ -208,6 +208,32 @@ class LabelOptions(_Strict):
         return self
 
 
+class ShipmentOptions(_Strict):
+    """How shipment files become shipment confirmations (flow confirm-shipments)."""
+
+    # confirmations per submitShipmentConfirmations request (Amazon sets no maximum; 413 above its size limit)
+    batch_size: int = Field(100, ge=1, le=1000)
+    # values of the file's `status` column that mean "could not ship": the order is confirmed FLOOR_DENIAL.
+    # Compared without case; an empty status or SHIPPED means shipped.
+    could_not_ship: list[str] = Field(default_factory=lambda: ["NOT SHIPPED", "NOT_SHIPPED", "FLOOR_DENIAL"])
+    # an order only partly in the shipment files is held for a person this many hours after its required ship
+    # date (negative: before it)
+    pending_grace_hours: float = 0.0
+    # a confirmation lost in a crash is sent again only if Amazon still shows the order unshipped after this long;
+    # Amazon can take 10-30 minutes to process one
+    confirmation_settle_minutes: float = Field(45.0, ge=0)
+
+    @field_validator("could_not_ship")
+    @classmethod
+    def _markers(cls, values: list[str]) -> list[str]:
+        cleaned = [value.strip() for value in values]
+        if any(not value for value in cleaned):
+            raise ValueError("a could-not-ship marker must not be empty")
+        if any(value.casefold() == "shipped" for value in cleaned):
+            raise ValueError("SHIPPED means shipped; it cannot also mean could not ship")
+        return cleaned
+
+
 class Warehouse(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     ship_from_party_id: str = Field(min_length=1)  # = the Amazon warehouse code
@@ -216,6 +242,7 @@ class Warehouse(_Strict):
     schedules: WarehouseSchedules = WarehouseSchedules()
     inventory: InventoryOptions = InventoryOptions()
     labels: LabelOptions = LabelOptions()
+    shipments: ShipmentOptions = ShipmentOptions()
 
 
 class OrderDownload(_Strict):

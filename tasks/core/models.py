@@ -150,6 +150,35 @@ class Package:
     dimension_unit: str | None = None  # "IN" | "CM"
 
 
+@dataclass(frozen=True, slots=True)
+class ShipmentLine:
+    """One line of a warehouse shipment file as the ledger keeps it until its order is confirmed (no PII).
+
+    `item_sequence_number` is the order line's own, as Amazon sent it, whatever the file wrote. A line the
+    warehouse marked "could not ship" has shipped=False and needs no package fields.
+    """
+
+    purchase_order_number: str
+    item_sequence_number: str
+    quantity: int
+    file: str
+    checksum: str
+    row: int
+    ship_date: datetime | None
+    shipped: bool = True
+    tracking_number: str | None = None
+    package_id: str | None = None
+    carrier: str | None = None
+    ship_method: str | None = None
+    scac: str | None = None
+    weight: float | None = None
+    weight_unit: str | None = None
+    length: float | None = None
+    width: float | None = None
+    height: float | None = None
+    dimension_unit: str | None = None
+
+
 @dataclass(frozen=True)
 class ShipmentConfirmation:
     purchase_order_number: str
@@ -219,6 +248,10 @@ class OrderState(enum.StrEnum):
     SHIPPED = "shipped"
     CANCELLED = "cancelled"  # seen cancelled before export
     HELD = "held"  # needs a person
+    # shipments: every line of an exported order is in the warehouse's shipment files
+    CONFIRMING = "confirming"  # claimed for one confirmation request (intent), then sent: awaiting Amazon's verdict
+    CONFIRMED = "confirmed"  # Amazon's transaction said Success (or Amazon shows the order shipped)
+    CONFIRM_FAILED = "confirm_failed"  # Amazon's transaction said Failure; its codes are kept (16 characters max)
 
 
 class FileOutcome(enum.StrEnum):
@@ -242,6 +275,10 @@ class LedgerOrder:
     ack_transaction_id: str | None = None
     export_file: str | None = None
     held_reason: str | None = None
+    required_ship_date: datetime | None = None  # None for orders recorded before the ledger kept it
+    ship_batch: str | None = None  # the confirmation request that claimed it (carries the claim time)
+    ship_transaction_id: str | None = None  # Amazon's transaction of its shipment confirmation
+    ship_errors: str | None = None  # Amazon's codes when the confirmation failed
 
 
 class RequestState(enum.StrEnum):

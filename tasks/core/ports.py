@@ -39,6 +39,7 @@ from tasks.core.models import (
     PurchaseOrder,
     PurgedFile,
     ShipmentConfirmation,
+    ShipmentLine,
     ShippingLabel,
     TimeWindow,
     TransactionKind,
@@ -243,6 +244,8 @@ class Ledger(Protocol):
         """Store the latest outcome Amazon reported for a transaction, and what it means for its subject.
 
         inventory_update: a Failure fails its feed; the last Success of a sent feed makes it the accepted one.
+        shipment_confirmation: a Success moves its orders to confirmed; a Failure moves the orders its errors
+        name (all of them when an error names none) to confirm_failed with Amazon's codes, the others to confirmed.
         """
         ...
 
@@ -276,6 +279,53 @@ class Ledger(Protocol):
         """Files this integration put on the account's drops: order files exported (placed when their orders
         last moved), inbound files archived or quarantined (placed when marked)."""
         ...
+    # shipments ----------------------------------------------------------------------------------------------
+    def record_shipment_lines(self, account: str, warehouse: str, lines: Sequence[ShipmentLine]) -> int:
+        """Keep shipment-file lines until their orders are confirmed; returns how many were new.
+
+        A line is known by its file, checksum and row: recording a file's lines again adds nothing.
+        """
+        ...
+
+    def load_shipment_lines(
+        self,
+        account: str,
+        *,
+        ship_from_party_id: str | None = None,
+        states: Collection[OrderState] | None = None,
+        purchase_order_numbers: Collection[str] | None = None,
+    ) -> list[ShipmentLine]:
+        """Kept shipment lines of an account's orders (optionally of one warehouse, in some states), by order,
+        file and row."""
+        ...
+
+    def mark_confirming(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, *, from_batch: str | None = None
+    ) -> list[str]:
+        """Claim exported (or failed) orders for one confirmation request; returns the ones this caller claimed.
+
+        With from_batch, re-claim orders still confirming under that earlier batch (resending after recovery).
+        """
+        ...
+
+    def release_confirming(self, account: str, purchase_order_numbers: Collection[str], batch: str) -> list[str]:
+        """Give claimed orders back (to exported) when their confirmation was provably not applied."""
+        ...
+
+    def mark_confirmation_sent(
+        self, account: str, purchase_order_numbers: Collection[str], batch: str, transaction_id: str
+    ) -> None:
+        """Record the confirmation's transaction (Processing) on the orders of that batch, still confirming."""
+        ...
+
+    def mark_confirmed(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
+        """Move confirming orders to confirmed when Amazon shows them shipped but the transaction id was lost."""
+        ...
+
+    def mark_shipment_held(self, account: str, reasons: Mapping[str, str]) -> list[str]:
+        """Hold exported or confirming orders for a person, each with its reason (no PII); returns those held."""
+        ...
+
 
     # ops ----------------------------------------------------------------------------------
     def mark_transactions_stuck(self, transaction_ids: Collection[str]) -> list[str]:

@@ -41,6 +41,13 @@ SHIPMENT_COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("width", "decimal", False, "width must be a number > 0 and < 100000"),
     ColumnSpec("height", "decimal", False, "height must be a number > 0 and < 100000"),
     ColumnSpec("dimension_unit", "unit", False, "dimension unit must be IN or CM"),
+    # empty or SHIPPED: shipped; a could-not-ship marker (warehouse shipments.could_not_ship): FLOOR_DENIAL
+    ColumnSpec("status", "text", False, "status must not be empty", 32),
+)
+# What a line the warehouse could not ship may leave out: it has no package.
+NOT_SHIPPED_OPTIONAL = (
+    "quantity_shipped", "carrier", "ship_method", "scac", "tracking_number", "package_weight", "weight_unit",
+    "package_id", "length", "width", "height", "dimension_unit",
 )
 
 STOCK_COLUMNS: tuple[ColumnSpec, ...] = (
@@ -139,6 +146,7 @@ class ShipmentRow(pa.DataFrameModel):
     width: float = pa.Field(nullable=True, gt=0, lt=_MAX)
     height: float = pa.Field(nullable=True, gt=0, lt=_MAX)
     dimension_unit: str = pa.Field(nullable=True, isin=["IN", "CM"])
+    status: str = pa.Field(nullable=True, str_length=_ship_len("status"))
 
     class Config:
         strict = True

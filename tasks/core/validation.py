@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -14,12 +15,13 @@ from tasks.core.errors import DataError
 from tasks.core.files import InboundTable, Problem, read_inbound
 from tasks.core.inbound_checks import visible_expr
 from tasks.core.models import InventoryItem
-from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, ColumnSpec, InboundKind
+from tasks.core.schemas import CHECK_COLUMNS, COLUMNS, MODELS, NOT_SHIPPED_OPTIONAL, ColumnSpec, InboundKind
 from tasks.core.text import visible
 
 ERROR_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 REPORT_COLUMNS = ("file", "row", "column", "value", "reason")
 SUMMARY_PROBLEMS = 3
+PANDERA_SLICE = 250_000  # rows pandera checks at once
 _SHOWN_VALUE = 40
 # OWASP, CSV injection: a cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...)
 _FORMULA_START = r"^[=+\-@\t\r]"
@@ -90,9 +92,14 @@ def _describe(row: int | None, column: str | None, value: str | None, reason: st
     return f"{where}: {reason}"
 
 
-def validate_shipments(data: bytes, options: FileOptions, *, file_name: str, now: datetime) -> ValidationResult:
-    """Validate a shipment file; an order with any bad line is held back whole, the other orders proceed."""
-    return _validate(data, "shipments", options, file_name=file_name, now=now)
+def validate_shipments(
+    data: bytes, options: FileOptions, *, file_name: str, now: datetime, not_shipped: Collection[str] = ()
+) -> ValidationResult:
+    """Validate a shipment file; an order with any bad line is held back whole, the other orders proceed.
+
+    A line whose status is one of the `not_shipped` markers may leave its package columns empty.
+    """
+    return _validate(data, "shipments", options, file_name=file_name, now=now, not_shipped=not_shipped)
 
 
 def validate_stock(
@@ -144,7 +151,13 @@ def to_inventory_items(valid: pl.DataFrame) -> list[InventoryItem]:
 
 
 def _validate(
-    data: bytes, kind: InboundKind, options: FileOptions, *, file_name: str, now: datetime
+    data: bytes,
+    kind: InboundKind,
+    options: FileOptions,
+    *,
+    file_name: str,
+    now: datetime,
+    not_shipped: Collection[str] = (),
 ) -> ValidationResult:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -161,7 +174,7 @@ def _validate(
         file_errors = pl.concat([file_errors, _problems_frame(empty)])
     damage = _damage_checks(table.frame, typed, specs, options, now)
     cast_errors = _with_hints(cast_errors, specs)
-    row_errors = _drop_cast_nulls(_pandera_errors(table.frame, typed, kind), cast_errors)
+    row_errors = _drop_cast_nulls(_pandera_errors_in_slices(table.frame, typed, kind), cast_errors)
     if kind == "shipments":
         extra = _shipment_checks(table.frame, typed, now)
     elif kind in ("stock", "package_profile"):  # each SKU once
@@ -177,6 +190,8 @@ def _validate(
     errors = pl.concat([file_errors, cell_errors.filter(~pl.col("row").is_in(whole_lines))], how="vertical").filter(
         pl.struct("row", "column").is_first_distinct() | pl.col("row").is_null() | pl.col("column").is_null()
     )
+    if kind == "shipments" and not_shipped:
+        errors = _excuse_not_shipped(errors, table.frame, not_shipped)
 
     bad_rows = errors.filter(pl.col("row").is_not_null())["row"].unique()
     held: tuple[str, ...] = ()
@@ -242,6 +257,18 @@ def _cast(text: pl.DataFrame, specs: tuple[ColumnSpec, ...], options: FileOption
             .select("row", pl.lit(spec.name).alias("column"), "value", reason.alias("reason"))
         )
     return typed, pl.concat([pl.DataFrame(schema=ERROR_SCHEMA), *failures], how="vertical")
+
+
+def _pandera_errors_in_slices(text: pl.DataFrame, typed: pl.DataFrame, kind: InboundKind) -> pl.DataFrame:
+    """Pandera's errors, a slice of rows at a time: its checks are row by row, and its scratch memory grows with
+    the rows it is given (a million-row file stays under 1 GB this way)."""
+    return pl.concat(
+        [
+            _pandera_errors(text.slice(start, PANDERA_SLICE), typed.slice(start, PANDERA_SLICE), kind)
+            for start in range(0, max(typed.height, 1), PANDERA_SLICE)
+        ],
+        how="vertical",
+    )
 
 
 def _pandera_errors(text: pl.DataFrame, typed: pl.DataFrame, kind: InboundKind) -> pl.DataFrame:
@@ -310,7 +337,7 @@ def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> 
     columns = [name for name in text.columns if name != "row"]
     # Row hashes find the few candidate rows cheaply (a struct grouping of the whole file costs ~250 MB per
     # million rows); the exact grouping then runs on the candidates alone.
-    candidates = text.select(pl.struct(columns).hash())[:, 0].is_duplicated()
+    candidates = _repeated_values(text.select(pl.struct(columns).hash())[:, 0])
     repeats = (
         text.filter(candidates)
         .with_columns(pl.col("row").min().over(columns).alias("first"))
@@ -319,6 +346,25 @@ def _shipment_checks(text: pl.DataFrame, typed: pl.DataFrame, now: datetime) -> 
                 pl.format("line repeats line {} exactly", pl.col("first")).alias("reason"))
     )
     return [future.cast(ERROR_SCHEMA), repeats.cast(ERROR_SCHEMA)]  # type: ignore[arg-type]
+
+
+def _repeated_values(values: pl.Series) -> pl.Series:
+    """Which values occur more than once; sorting costs a few MB per million rows where is_duplicated's hash
+    groups cost about 100 MB."""
+    ordered = values.sort()
+    twice = ordered.filter(ordered == ordered.shift(1))
+    return values.is_in(twice.unique().implode())
+
+
+def _excuse_not_shipped(errors: pl.DataFrame, text: pl.DataFrame, markers: Collection[str]) -> pl.DataFrame:
+    """A line marked "could not ship" has no package: its package columns may be empty, its quantity 0."""
+    denied = text.filter(pl.col("status").str.to_lowercase().is_in([m.casefold() for m in markers]))["row"]
+    excused = (
+        pl.col("row").is_in(denied.implode())
+        & pl.col("column").is_in(NOT_SHIPPED_OPTIONAL)
+        & (pl.col("value").is_null() | ((pl.col("column") == "quantity_shipped") & (pl.col("value") == "0")))
+    )
+    return errors.filter(~excused)
 
 
 def _stock_checks(text: pl.DataFrame) -> list[pl.DataFrame]:

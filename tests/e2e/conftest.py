@@ -122,8 +122,9 @@ def make_cycle(
         secrets: dict[str, str] | None = None,
         sftp_key: Any = None,
         inventory: dict[str, Any] | None = None,
-
         warehouse_options: dict[str, Any] | None = None,
+        shipments: dict[str, Any] | None = None,
+        sftp: Any | None = None,
     ) -> Cycle:
         """`secrets` replaces the E2E_* secret values; `sftp_key` (a ClientKey, its passphrase in secrets as
         E2E_SFTP_KEY_PASSPHRASE) makes the drops log in with that key, its text given through E2E_SFTP_KEY."""
@@ -156,9 +157,33 @@ def make_cycle(
             if "E2E_SFTP_KEY_PASSPHRASE" in values:
                 key_login["private_key_passphrase"] = "env:E2E_SFTP_KEY_PASSPHRASE"
         servers = []
+        embedded: list[Any] = []
+        if sftp is not None:
+            # the first warehouse on a given server (an SftpTarget: embedded or OpenSSH), key login
+            root = sftp.root
+            (root / "main").mkdir(exist_ok=True)
         for index, code in enumerate(warehouses):
             name = "main" if index == 0 else f"wh{index}"
             (root / name).mkdir(exist_ok=True)
+            if index == 0 and sftp is not None:
+                servers.append(
+                    {
+                        "name": name,
+                        "ship_from_party_id": code,
+                        "drop": {
+                            "kind": "sftp",
+                            "host": sftp.host,
+                            "port": sftp.port,
+                            "username": sftp.username,
+                            "private_key_path": str(sftp.client_key.path),
+                            "known_hosts": str(sftp.known_hosts),
+                            "base_path": f"{sftp.base_path}/main" if sftp.base_path else "main",
+                            "timeout_seconds": 10,
+                        },
+                        "shipments": {"confirmation_settle_minutes": 0, **(shipments or {})},
+                    }
+                )
+                continue
             server = start_sftp_server(
                 SftpServerConfig(
                     root=root / name,
@@ -169,6 +194,7 @@ def make_cycle(
                 )
             )
             stack.append(server)
+            embedded.append(server)
             known = tmp_path / f"known_hosts_{name}"
             known.write_text(server.known_hosts_line() + "\n")
             servers.append(
@@ -188,7 +214,7 @@ def make_cycle(
                         "settle_seconds": 0.1,  # files are written whole before a test lists them
                     },
                     "inventory": inventory or {},
-
+                    "shipments": {"confirmation_settle_minutes": 0, **(shipments or {})},
                     **(warehouse_options or {}),
                 }
             )
@@ -219,12 +245,7 @@ def make_cycle(
         stack.append(use_runtime(runtime))
         stack[-1].__enter__()
         return Cycle(
-            sim=sim,
-            sftp_root=root,
-            settings=settings,
-            runtime=runtime,
-            ledger=ledger,
-            sftp_servers=[s for s in stack if hasattr(s, "disconnect_all")],
+            sim=sim, sftp_root=root, settings=settings, runtime=runtime, ledger=ledger, sftp_servers=embedded
         )
 
     yield build

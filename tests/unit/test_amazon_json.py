@@ -208,6 +208,16 @@ def test_shipment_confirmation_rejects_what_amazon_would_fail_later() -> None:
         to_shipment_confirmation_json(_confirmation(confirmation_type="Lost"))
     floor = to_shipment_confirmation_json(_confirmation(confirmation_type="FLOOR_DENIAL"))
     assert floor["shipmentDetails"]["shipmentStatus"] == "FLOOR_DENIAL"
+    with pytest.raises(DataError, match="EMPTY_PACKAGES") as empty:
+        to_shipment_confirmation_json(_confirmation(packages=()))
+    assert empty.value.subject == "PO1"
+
+
+def test_a_floor_denial_carries_no_containers() -> None:
+    zero = ShippedItem("00001", 0, vendor_product_identifier="SKU-1")
+    body = to_shipment_confirmation_json(_confirmation(confirmation_type="FloorDenial", items=(zero,), packages=()))
+    model_validator(SHIPPING_MODEL, "SubmitShipmentConfirmationsRequest").validate({"shipmentConfirmations": [body]})
+    assert "containers" not in body and body["items"][0]["shippedQuantity"]["amount"] == 0
 
 
 def test_inventory_json_is_valid_against_the_model() -> None:

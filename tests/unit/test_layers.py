@@ -31,6 +31,7 @@ FILE_CORE = [
     "tasks.core.validation",
     "tasks.core.inbound_checks",
     "tasks.core.label_files",
+    "tasks.core.shipments",
 ]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from simulator import LineSpec, SimulatorConfig
+from simulator import LineSpec, SimulatorConfig, rules
 from simulator.app import Request, SimulatorApp
 from simulator.auth import EXPIRED, INVALID, MISSING, NEEDS_RDT, RDT_SCOPE, Resource, TokenBucket, TokenStore
 from simulator.config import Faults
@@ -347,6 +347,10 @@ CONFIRMATION_BREAKAGES = {
         "containers": [{**body["containers"][0], "packedItems": body["containers"][0]["packedItems"][:1]}],
     },
     "MISSING_LINE_ITEM": lambda body: {**body, "items": body["items"][:1]},
+    "INVALID_PACKAGE_WEIGHT": lambda body: {
+        **body,
+        "containers": [{**body["containers"][0], "weight": {"unitOfMeasure": "KG", "value": "0"}}],
+    },
     "INVALID_SHIP_FROM_PARTY": lambda body: {**body, "shipFromParty": {"partyId": "WH99"}},
 }
 
@@ -359,6 +363,24 @@ def test_confirmation_rules_fail_the_transaction(clocks: Clocks, code: str) -> N
     assert status["status"] == "Failure"
     assert code in codes(status)
     assert state.order_status(order["purchaseOrderNumber"]) == "ACCEPTED"
+
+
+def test_a_shipped_date_before_the_order_fails_and_names_the_order(clocks: Clocks) -> None:
+    state = make_state(clocks)
+    order = _accepted_order(state, clocks)
+    early = confirmation(order, shipped_date="2020-01-01T00:00:00Z")
+    status = settled(state, clocks, state.submit_confirmations([early]))
+    (problem,) = status["errors"]["errors"]
+    assert problem["code"] == "INVALID_SHIPPED_DATE" and order["purchaseOrderNumber"] in problem["message"]
+
+
+def test_zero_padded_order_lines_match_integer_shipment_lines() -> None:
+    details = {"items": [{"itemSequenceNumber": "00001", "vendorProductIdentifier": "SKU-1",
+                          "orderedQuantity": {"amount": 2}}]}
+    shipped = [("1", {"vendorProductIdentifier": "SKU-1"}, 2)]
+    assert rules.line_problems(details, shipped, "purchaseOrderNumber=PO1", exact=False) == []
+    unknown = rules.line_problems(details, [("2", {"vendorProductIdentifier": "SKU-1"}, 1)], "x", exact=False)
+    assert {p["code"] for p in unknown} == {"INVALID_LINE_ITEM", "MISSING_LINE_ITEM"}
 
 
 def test_an_unacknowledged_order_cannot_be_confirmed_and_floor_denial_cancels(clocks: Clocks) -> None:
