@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,13 +11,20 @@ from typing import Any
 from flows.deployments import kinds
 from tasks.core.config import Account, Settings
 from tasks.core.health import ATTENTION_DAYS, download_overdue, late_shipment_risk
-from tasks.core.models import FileOutcome, OrderState, TransactionState
+from tasks.core.models import FeedState, FileOutcome, OrderState, TransactionState
 from tasks.core.ports import Ledger
 from tasks.core.transactions import age_text, failed_subjects, stuck_transactions
 
-# Extension point for the inventory flow: a function (ledger, account, warehouse) -> [(feed, reason)] of held feeds.
-HeldFeeds = Any
-held_feeds_source: HeldFeeds | None = None
+HeldFeeds = Callable[[Ledger, str, str], Iterable[str]]
+
+
+def _held_feeds(ledger: Ledger, account: str, warehouse: str) -> list[str]:
+    """Inventory feeds the guard held, each as `file: why`, newest first."""
+    held = ledger.load_inventory_feeds(account, warehouse, states=[FeedState.HELD])
+    return [f"{feed.file}: {feed.detail or 'held'}" for feed in held]
+
+
+held_feeds_source: HeldFeeds | None = _held_feeds
 
 
 @dataclass

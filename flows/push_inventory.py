@@ -15,6 +15,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
+from flows.alerts import announce
 from flows.runtime import Runtime, get_runtime
 from tasks.amazon import submit_inventory_update
 from tasks.core.config import Account, Warehouse
@@ -151,6 +152,15 @@ def push_inventory(
     reports = push_account(runtime, account, warehouse, force=force)
     rows = [report.as_row() for report in reports]
     _publish_report(account, rows)
+    for report in reports:  # one alert per held feed (flows/alerts.py): a full feed that looks truncated waits
+        if report.guard.startswith("held"):
+            announce(
+                "feed-held",
+                account=account,
+                warehouse=report.warehouse,
+                reason=f"{report.guard}; check the file, then `vdf run inventory --account {account} "
+                f"--warehouse {report.warehouse} --force`",
+            )
     message = failure_message(account, reports)
     if message:
         raise IntegrationError(message)
