@@ -84,8 +84,9 @@ def lines_frame(lines: Iterable[ShipmentLine] | pl.DataFrame) -> pl.DataFrame:
     """Kept shipment lines as a frame, one column per field (a frame is returned as it is)."""
     if isinstance(lines, pl.DataFrame):
         return lines
-    fields = attrgetter(*_LINE_SCHEMA)
-    return pl.DataFrame([fields(line) for line in lines], schema=_LINE_SCHEMA, orient="row")
+    with _no_gc():
+        columns = list(zip(*map(attrgetter(*_LINE_SCHEMA), lines), strict=True)) or [() for _ in _LINE_SCHEMA]
+    return pl.DataFrame(dict(zip(_LINE_SCHEMA, map(list, columns), strict=True)), schema=_LINE_SCHEMA)
 
 
 def to_shipment_lines(frame: pl.DataFrame) -> list[ShipmentLine]:
@@ -93,7 +94,8 @@ def to_shipment_lines(frame: pl.DataFrame) -> list[ShipmentLine]:
     columns = [
         _datetimes(frame[name]) if name == "ship_date" else frame[name].to_list() for name in _LINE_SCHEMA
     ]
-    return [ShipmentLine(*values) for values in zip(*columns, strict=True)]
+    with _no_gc():
+        return [ShipmentLine(*values) for values in zip(*columns, strict=True)]
 
 
 def _datetimes(series: pl.Series) -> list[datetime | None]:
@@ -206,9 +208,11 @@ def reconcile(
     frame = _add_package_conflicts(frame, kept)
     frame = _add_mixed_orders(frame, kept)
 
-    reason, column = _first_reason(ship_from_party_id, could_not_ship)
-    problems = frame.select("row", "purchase_order_number", column.alias("column"), reason.alias("reason")).filter(
-        pl.col("reason").is_not_null()
+    broken, reason, column = _first_reason(ship_from_party_id, could_not_ship)
+    problems = (
+        frame.with_columns(broken.alias("broken"))
+        .filter(pl.col("broken").is_not_null())
+        .select("row", "purchase_order_number", column.alias("column"), reason.alias("reason"))
     )
     values = rows.join(problems.select("row").unique(), on="row", how="semi").select(
         "row",
@@ -335,8 +339,10 @@ def _add_mixed_orders(frame: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _first_reason(ship_from_party_id: str, could_not_ship: Collection[str]) -> tuple[pl.Expr, pl.Expr]:
-    """The first rule a row breaks (its reason and the column to look at), or null."""
+def _first_reason(
+    ship_from_party_id: str, could_not_ship: Collection[str]
+) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """The first rule a row breaks (its index), then its reason and the column to look at (over column `broken`)."""
     state = pl.col("state")
     po_text = pl.col("purchase_order_number")
     seq_text = pl.col("item_sequence_number")
@@ -385,12 +391,16 @@ def _first_reason(ship_from_party_id: str, could_not_ship: Collection[str]) -> t
                    "carrier, ship method, SCAC, weight and dimensions must be the same on every line", "package"),
          "package_id"),
     ]
+    # Which rule a row breaks first is cheap to find for every row; its message is written for those rows only.
+    broken: pl.Expr = pl.lit(None, dtype=pl.Int32)
+    for index in reversed(range(len(rules))):  # built inside out: the first rule that holds wins
+        broken = pl.when(rules[index][0].fill_null(False)).then(pl.lit(index, dtype=pl.Int32)).otherwise(broken)
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     column: pl.Expr = pl.lit(None, dtype=pl.String)
-    for condition, text, name in reversed(rules):  # built inside out: the first rule that holds wins
-        reason = pl.when(condition.fill_null(False)).then(text).otherwise(reason)
-        column = pl.when(condition.fill_null(False)).then(pl.lit(name)).otherwise(column)
-    return reason, column
+    for index, (_condition, text, name) in enumerate(rules):
+        reason = pl.when(pl.col("broken") == index).then(text).otherwise(reason)
+        column = pl.when(pl.col("broken") == index).then(pl.lit(name)).otherwise(column)
+    return broken, reason, column
 
 
 # ---------------------------------------------------------------------------------------------- plan and build
