@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable
 from urllib.parse import quote, quote_plus
 
 REDACTED = "[redacted]"
-MIN_LENGTH = 4  # shorter values ("Jo", "12") would redact ordinary words and numbers
+MIN_LENGTH = 4  # shorter personal values ("Jo", "12") would redact ordinary words and numbers
+MIN_SECRET_LENGTH = 8  # real secrets are long; a short test value ("secret") would redact the word everywhere
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\bAtz[a-z]?(?:\.[a-z]+)?\|[^\s\"',;}&\]\\)]+")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=|%-]{8,}")
@@ -47,7 +48,7 @@ class Redactor:
 
     def add_secret(self, value: str | None) -> None:
         """Redact this exact value (and its URL-encoded forms) from now on."""
-        if not value or len(value) < MIN_LENGTH:
+        if not value or len(value) < MIN_SECRET_LENGTH:
             return
         with self._lock:
             self._secrets.update({value, quote(value, safe=""), quote_plus(value)})
