@@ -20,9 +20,12 @@ unit tests pass `Effects.plain()`, the same functions without Prefect (each task
 at once) over the in-memory fakes of tests/fakes.py: no Prefect API, no sockets.
 
 Concurrency. getOrders and submitAcknowledgement have separate rate buckets at Amazon (10 requests/s each), so
-the acknowledgement of one page's new orders is sent while the next pages download: each hand-over is a Prefect
-task (`acknowledge-orders`, submitted to the flow's task runner) whose ledger and Amazon calls are its own child
-task runs. One such task is in flight at a time, in order: the next hand-over first waits for the previous one.
+the acknowledgement request of one page's new orders is sent while the next pages download: each hand-over runs
+`send_claimed_request` on a thread of its own in the flow run's context, so its ledger and Amazon calls are still
+the run's Prefect task runs; one request is in flight at a time, and the next hand-over first waits for it (a
+future, whose error surfaces there). Not `task.submit`: a task wrapping the three calls adds a task run per
+request, and on this 2-core machine bench/orders_flow.py measured that as more CPU for the flow process and the
+Prefect API (task-run events) and a worse wall/rate-limit-floor ratio than this thread (README, Benchmarks).
 
 Retry budget, worst case per Amazon call (one page, one acknowledgement request): the adapter makes at most 6
 attempts within 60 s, and each request times out after 20 s (≤ 80 s); the Prefect task retries the whole call
@@ -34,8 +37,10 @@ account lock (up to 10 minutes) rather than overlapping.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -45,9 +50,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote  # large arguments: Prefect would walk every order for futures
 
@@ -130,7 +134,7 @@ MAX_REASON = 500  # the ledger keeps hold reasons up to this length
 
 
 class Pending(Protocol):
-    """Work handed to the background: a Prefect future in a flow run, a finished future in unit tests."""
+    """A request handed to the background: a future of its thread in a flow run, a finished future in unit tests."""
 
     def result(self) -> Tally: ...
 
@@ -172,7 +176,7 @@ class Effects:
             prepare_documents=prepare_documents,
             document_columns_for=document_columns_for,
             after_export=after_export,
-            acknowledge_in_background=_submit_acknowledgement,
+            acknowledge_in_background=_in_a_thread,
             rename_run=_rename_flow_run,
         )
 
@@ -815,22 +819,26 @@ def _export_acknowledged(ctx: WarehouseRun, drop: WarehouseDrop) -> Iterator[Tal
 # ------------------------------------------------------------------------------------------------ Prefect plumbing
 
 
-@task(name="acknowledge-orders", cache_policy=NO_CACHE, persist_result=False)
-def acknowledge_orders(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Tally:
-    """Send one claimed acknowledgement request in the background; each ledger record and the request are tasks."""
-    return send_claimed_request(ctx, request_id, orders)
+def _in_a_thread(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
+    """Send one claimed request on a thread of its own, in the flow run's context (its tasks are the run's)."""
+    done: Future[Tally] = Future()
+    context = contextvars.copy_context()
 
+    def send() -> None:
+        try:
+            done.set_result(context.run(send_claimed_request, ctx, request_id, orders))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the request, as a future would
+            done.set_exception(exc)
 
-def _submit_acknowledgement(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
-    future: Pending = acknowledge_orders.submit(quote(ctx), request_id, quote(orders), return_state=False)
-    return future
+    threading.Thread(target=send, name=f"acknowledge-{request_id}", daemon=True).start()
+    return done
 
 
 def _acknowledge_now(ctx: WarehouseRun, request_id: str, orders: Sequence[PurchaseOrder]) -> Pending:
     done: Future[Tally] = Future()
     try:
         done.set_result(send_claimed_request(ctx, request_id, orders))
-    except Exception as exc:  # noqa: BLE001 - handed back through the future, as a Prefect future would
+    except Exception as exc:  # noqa: BLE001 - handed back through the future, as the thread's would be
         done.set_exception(exc)
     return done
 

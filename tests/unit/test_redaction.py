@@ -87,18 +87,6 @@ def test_personal_values_are_bounded_the_oldest_forgotten_first(redactor: Redact
     assert redactor.redact("Oldest Person, Third Person, Fourth Person") == f"{REDACTED}, {REDACTED}, {REDACTED}"
 
 
-@pytest.fixture
-def plain_records() -> Iterator[None]:
-    """Records made by logging's own factory: the handler filter alone is under test (another test's run may have
-    installed the process-wide redacting factory, whose redactor does not know this test's secrets)."""
-    factory = logging.getLogRecordFactory()
-    logging.setLogRecordFactory(logging.LogRecord)
-    try:
-        yield
-    finally:
-        logging.setLogRecordFactory(factory)
-
-
 def _capture(logger: logging.Logger, redactor: Redactor) -> io.StringIO:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
