@@ -87,8 +87,6 @@ class Crash(Exception):
 def test_a_crash_between_label_and_export_reads_the_label_back_instead_of_asking_twice(make_cycle: Any) -> None:
     cycle = make_cycle(warehouse_options=LABELS)
     created = cycle.sim.create_orders(30, ship_from_party_id="WH01", created_at=_created())
-    runtime = cycle.runtime
-    api = runtime.vendor_api(cycle.settings.account("acme"))
 
     class DiesAfterAmazonAnswers:
         """The label is made at Amazon, then the process dies before the ledger hears of it."""
@@ -107,13 +105,12 @@ def test_a_crash_between_label_and_export_reads_the_label_back_instead_of_asking
                 raise Crash("killed after createShippingLabels")
             return label
 
-    runtime._apis["acme"] = DiesAfterAmazonAnswers(api)  # type: ignore[assignment]
-    assert download_orders(account="acme", return_state=True).is_failed()
+    with cycle.wrapped(api=DiesAfterAmazonAnswers):
+        assert download_orders(account="acme", return_state=True).is_failed()
     assert cycle.order_files() == []  # nothing exported without its label
     stuck = cycle.ledger.load_labels("acme", states=[LabelState.REQUESTING])
     assert len(stuck) >= 1
 
-    runtime._apis["acme"] = api  # type: ignore[assignment]
     rows = download_orders(account="acme")
     assert rows[0]["exported"] == 30 and rows[0]["problems"] == ""
     issued = cycle.sim.labels()
@@ -217,8 +214,6 @@ def test_a_crash_after_the_cancellations_upload_does_not_tell_the_warehouse_twic
     download_orders(account="acme")
     cycle.wait_until_settled()
     cycle.admin("POST", f"orders/{created[0]}/cancel")
-    runtime = cycle.runtime
-    factory = runtime.drop_factory
 
     class DiesAfterUpload:
         def __init__(self, inner: Any) -> None:
@@ -232,10 +227,14 @@ def test_a_crash_after_the_cancellations_upload_does_not_tell_the_warehouse_twic
             if folder == "cancellations":
                 raise Crash("killed after the cancellations upload")
 
-    runtime.drop_factory = lambda w: DiesAfterUpload(factory(w))  # type: ignore[assignment,return-value]
-    assert download_orders(account="acme", return_state=True).is_failed()
+        def upload_many(self, folder: str, files: Any) -> None:
+            self.inner.upload_many(folder, files)
+            if folder == "cancellations":
+                raise Crash("killed after the cancellations upload")
+
+    with cycle.wrapped(drop=DiesAfterUpload):
+        assert download_orders(account="acme", return_state=True).is_failed()
     assert len(_files(cycle, "cancellations")) == 1
-    runtime.drop_factory = factory  # type: ignore[assignment]
     rows = download_orders(account="acme")
     assert rows[0]["cancellations_told"] == 1  # the claimed file is found on the drop: marked, not sent again
     assert len(_files(cycle, "cancellations")) == 1
@@ -330,24 +329,16 @@ LEDGER_STEPS = ["claim_labels", "record_labels", "mark_labels_dropped"]
 def test_a_crash_after_any_label_step_then_a_rerun_gives_one_label_and_one_export_per_order(
     make_cycle: Any, step: str
 ) -> None:
-    from tests.e2e.test_download_orders import CrashAfter
+    from tests.e2e.test_download_orders import CrashOnce
 
     cycle = make_cycle(warehouse_options=LABELS)
     created = cycle.sim.create_orders(60, ship_from_party_id="WH01", created_at=_created())
-    runtime = cycle.runtime
-    if step in LEDGER_STEPS:
-        runtime._ledger = CrashAfter(cycle.ledger, step)  # type: ignore[assignment]
-    elif step == "upload_many":
-        factory = runtime.drop_factory
-        holder: dict[str, Any] = {}
-        runtime.drop_factory = lambda w: holder.setdefault("drop", CrashAfter(factory(w), step))  # type: ignore
-    else:
-        runtime._apis["acme"] = CrashAfter(runtime.vendor_api(cycle.settings.account("acme")), step)  # type: ignore
-    assert download_orders(account="acme", return_state=True).is_failed()
+    port = "ledger" if step in LEDGER_STEPS else "drop" if step == "upload_many" else "api"
+    crash = CrashOnce(step)
+    with cycle.wrapped(**{port: crash}):
+        assert download_orders(account="acme", return_state=True).is_failed()
+    assert crash.fired
 
-    runtime._ledger = cycle.ledger
-    runtime.close()
-    runtime.drop_factory = type(runtime).__dataclass_fields__["drop_factory"].default  # type: ignore[assignment]
     rows = download_orders(account="acme")
     assert rows[0]["problems"] == ""
     issued = cycle.sim.labels()
