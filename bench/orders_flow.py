@@ -35,7 +35,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +88,10 @@ class Stopwatch:
             yield
         finally:
             self.add(key, time.perf_counter() - started)
+
+    def copy(self) -> Stopwatch:
+        with self._lock:
+            return replace(self, seconds=defaultdict(float, self.seconds), calls=Counter(self.calls))
 
     def total(self, prefix: str) -> float:
         return sum(v for k, v in self.seconds.items() if k.startswith(prefix))
@@ -354,8 +358,9 @@ def run_once(options: Options, profile: cProfile.Profile | None = None) -> Resul
         counts = (orders, pages, page_requests, ack_requests, throttled)
         # the API records task runs from events after the flow returns: its CPU for this run ends there
         server_cpu = _children_cpu() - server_started
+        parts, timed = breakdown(watch), watch.copy()  # before the untimed sweeping run adds to the adapters' timings
         sweep = _sweep_requests(sim)
-        return Result(wall, *counts, floor, breakdown(watch), watch, cpu, flow_cpu, load, sweep, server_cpu)
+        return Result(wall, *counts, floor, parts, timed, cpu, flow_cpu, load, sweep, server_cpu)
 
 
 def _children_cpu() -> float:

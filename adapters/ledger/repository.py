@@ -512,26 +512,16 @@ class SqlLedger:
                     TransactionKind.ACKNOWLEDGEMENT,
                     list(dict.fromkeys(purchase_order_numbers)),
                 )
-            requests = {
-                batch
-                for keys in self._keys(purchase_order_numbers)
-                for batch in conn.scalars(
-                    sa.select(orders.c.ack_batch)
-                    .distinct()
+            requests: set[str] = set()
+            now = utcnow()
+            for keys in self._keys(purchase_order_numbers):
+                moved = conn.scalars(
+                    orders.update()
                     .where(orders.c.account == account, keys, orders.c.state.in_(sources(OrderEvent.ACKNOWLEDGE)))
+                    .values(state=target(OrderEvent.ACKNOWLEDGE), ack_transaction_id=transaction_id, updated_at=now)
+                    .returning(orders.c.ack_batch)
                 )
-                if batch is not None
-            }
-            self._claim(
-                conn,
-                account,
-                purchase_order_numbers,
-                event=OrderEvent.ACKNOWLEDGE,
-                values={
-                    "ack_transaction_id": transaction_id,
-                    "updated_at": utcnow(),
-                },
-            )
+                requests.update(batch for batch in moved if batch is not None)
             self._set_requests(conn, account, requests, RequestState.SENT, transaction_id=transaction_id)
 
     def mark_exporting(self, account: str, purchase_order_numbers: Collection[str], file_name: str) -> list[str]:
