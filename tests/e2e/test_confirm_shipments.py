@@ -136,19 +136,22 @@ def test_the_run_is_named_and_its_artifact_lists_files_and_orders(make_cycle) ->
     assert state.is_completed()
 
     async def read() -> tuple[Any, list[Any]]:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-        async with get_client() as client:
-            run = await client.read_flow_run(state.state_details.flow_run_id)
+        run_id = state.state_details.flow_run_id
+        async with get_client() as client:  # the session's API holds other runs' artifacts under this key too
+            run = await client.read_flow_run(run_id)
             artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["confirm-shipments-acme"]))
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=["confirm-shipments-acme"]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+                )
             )
             return run, artifacts
 
     run, artifacts = asyncio.run(read())
-    assert run.name.startswith("shipments-acme/all-")
-    (artifact,) = [a for a in artifacts if a.flow_run_id == run.id]  # earlier tests' runs share the key
-    text = str(artifact.data)
+    assert run.name.startswith("shipments-acme/all-") and len(artifacts) == 1
+    text = str(artifacts[0].data)
     assert "ship.csv" in text and "archived" in text and numbers[0] in text
     exported = cycle.exported_rows()
     pii = {r["ship_to_name"] for r in exported} | {r["ship_to_address_line1"] for r in exported}
