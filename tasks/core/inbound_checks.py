@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tasks.core.text import ESCAPES, describe_char, is_suspect
+from tasks.core.text import ESCAPES, SUSPECT_RANGES, describe_char, is_suspect
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,8 @@ class Problem:
     value: str | None = None
 
 
-# The suspect characters of tasks.core.text as a regex class (polars' regex syntax).
-_INVISIBLE = (
-    r"\x{200B}-\x{200F}\x{2028}-\x{202E}\x{2060}-\x{2064}\x{2066}-\x{2069}\x{FEFF}\x{FFF9}-\x{FFFB}\x{FFFD}"
-)
-SUSPECT_IN_VALUE = r"[\x00-\x1F\x7F-\x9F" + _INVISIBLE + "]"
+# The suspect characters of tasks.core.text beyond Latin-1, as part of a regex class (polars' regex syntax).
+_INVISIBLE = "".join(rf"\x{{{low:04X}}}-\x{{{high:04X}}}" for low, high in SUSPECT_RANGES if low > 0xFF)
 _SPREADSHEET_MAGIC = (
     (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive"),
     (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)"),

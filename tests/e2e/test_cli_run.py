@@ -33,16 +33,17 @@ def test_run_orders_from_a_config_file(make_cycle, tmp_path: Path, monkeypatch: 
 
 def test_run_purge_from_a_config_file(make_cycle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     cycle = make_cycle()
-    cycle.sim.create_orders(2, ship_from_party_id="WH01", created_at=datetime.now(UTC) - timedelta(minutes=45))
     config = tmp_path / "vdf.yaml"
     config.write_text(yaml.safe_dump(cycle.settings.model_dump(mode="json", exclude_none=True)))
     monkeypatch.setattr(flows.runtime, "_override", None)  # build everything from the file
-    assert CliRunner().invoke(app, ["run", "orders", "--config", str(config)]).exit_code == 0
+    left = cycle.sftp_root / "main" / "archive" / "warehouse-own.csv"
+    left.parent.mkdir(parents=True)
+    left.write_bytes(b"not ours")
 
     result = CliRunner().invoke(app, ["run", "purge", "--config", str(config), "--account", "acme"])
 
     assert result.exit_code == 0, result.output
-    assert "purge (retention 30 days)" in result.output and "orders" in result.output
-    assert len(cycle.order_files()) == 1  # a minute old: kept
+    assert "purge (retention 30 days)" in result.output and "archive" in result.output
+    assert left.exists()  # never placed by us: never touched
     unknown = CliRunner().invoke(app, ["run", "purge", "--config", str(config), "--account", "nobody"])
     assert unknown.exit_code == 2 and "no account 'nobody'" in unknown.output
