@@ -222,8 +222,8 @@ def test_a_crash_after_the_cancellations_upload_does_not_tell_the_warehouse_twic
         def __getattr__(self, name: str) -> Any:
             return getattr(self.inner, name)
 
-        def upload(self, folder: str, name: str, data: bytes) -> None:
-            self.inner.upload(folder, name, data)
+        def upload_many(self, folder: str, files: dict[str, bytes]) -> None:
+            self.inner.upload_many(folder, files)
             if folder == "cancellations":
                 raise Crash("killed after the cancellations upload")
 
