@@ -227,11 +227,6 @@ def test_a_crash_after_the_cancellations_upload_does_not_tell_the_warehouse_twic
             if folder == "cancellations":
                 raise Crash("killed after the cancellations upload")
 
-        def upload_many(self, folder: str, files: Any) -> None:
-            self.inner.upload_many(folder, files)
-            if folder == "cancellations":
-                raise Crash("killed after the cancellations upload")
-
     with cycle.wrapped(drop=DiesAfterUpload):
         assert download_orders(account="acme", return_state=True).is_failed()
     assert len(_files(cycle, "cancellations")) == 1
