@@ -29,6 +29,7 @@ from tasks.core.errors import (
     RequestRefusedError,
     TransientError,
 )
+from tasks.core.labels import shipment_document_problem
 from tasks.core.models import FileOutcome, InboundFile, LedgerOrder, OrderState, ShipmentConfirmation
 from tasks.core.orders import batches
 from tasks.core.ports import Ledger, RemoteFile, VendorApi, WarehouseDrop
@@ -47,6 +48,7 @@ from tasks.core.shipments import (
     to_shipment_lines,
 )
 from tasks.core.validation import validate_shipments
+from tasks.documents import load_cancellation_notices, load_labels
 from tasks.ledger import (
     load_files,
     load_orders,
@@ -304,7 +306,37 @@ def _confirm_ready(run: ShipmentRun) -> None:
             report.held[number] = plan.overdue[number]
         if held:
             report.problems.append(f"{len(held)} partly shipped order(s) held past their deadline, e.g. {held[0]}")
-    _send_batches(run, [plan.confirmations[number] for number in plan.ready if number in plan.confirmations])
+    ready = {number: plan.confirmations[number] for number in plan.ready if number in plan.confirmations}
+    blocked = _document_problems(run, ready)
+    if blocked:
+        _hold(run, blocked)
+        first = next(iter(blocked))
+        report.problems.append(f"{len(blocked)} order(s) held before confirmation, e.g. {first}: {blocked[first]}")
+    _send_batches(run, [confirmation for number, confirmation in ready.items() if number not in blocked])
+
+
+def _document_problems(run: ShipmentRun, ready: dict[str, ShipmentConfirmation]) -> dict[str, str]:
+    """Orders that must not be confirmed: cancelled by Amazon after export, or shipped on tracking numbers that
+    are not on the Amazon label issued for them (Amazon refuses such a confirmation)."""
+    if not ready:
+        return {}
+    scope = run.warehouse.ship_from_party_id
+    notices = {
+        notice.purchase_order_number: notice
+        for notice in run.step(load_cancellation_notices, run.ledger, run.account.name, scope)
+        if notice.purchase_order_number in ready
+    }
+    labels = {}
+    if run.warehouse.labels.labels == "amazon":
+        found = run.step(load_labels, run.ledger, run.account.name, list(ready))
+        labels = {label.purchase_order_number: label for label in found}
+    problems = {}
+    for number, confirmation in ready.items():
+        tracking = [package.tracking_number for package in confirmation.packages if package.tracking_number]
+        reason = shipment_document_problem(number, tracking, labels.get(number), notices.get(number))
+        if reason is not None:
+            problems[number] = reason
+    return problems
 
 
 Sent = tuple[str, list[ShipmentConfirmation]]  # a transaction id and the confirmations it carried

@@ -439,3 +439,20 @@ def test_a_crash_at_any_step_then_a_rerun_confirms_every_order_exactly_once(
     # every line kept once: a re-run never adds a file's lines twice
     lines = world.ledger.load_shipment_lines(ACCOUNT)
     assert Counter((line.file, line.row) for line in lines).most_common(1)[0][1] == 1
+
+
+# -- what download-orders learned after export (labels, cancellations) --------------------------------------
+
+
+def test_a_shipment_row_for_an_order_amazon_cancelled_after_export_is_held_not_confirmed() -> None:
+    world = make_world()
+    world.export(purchase_order("PO1"), purchase_order("PO2"))
+    world.ledger.record_cancelled_after_export(ACCOUNT, ["PO2"])  # the order run saw Amazon cancel it
+    world.drop_file("ship.csv", shipment_row("PO1"), shipment_row("PO2"))
+
+    report = world.run()
+
+    assert world.api.confirmed() == {"PO1": 1}
+    assert world.states()["PO2"] is OrderState.HELD
+    assert "cancelled order PO2 after it was exported" in report.held["PO2"]
+    assert report.problems and "PO2" in report.problems[-1]
