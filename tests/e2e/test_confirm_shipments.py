@@ -292,7 +292,9 @@ def _quota_eater(cycle: Any) -> Iterator[None]:
 def test_storms_of_429_and_5xx_and_an_sftp_drop_are_survived(make_cycle, monkeypatch) -> None:
     from tasks.amazon import submit_shipment_confirmations
 
-    monkeypatch.setattr(submit_shipment_confirmations, "retry_delay_seconds", [0.2, 0.2, 0.2])
+    # short delays, and a few more of them: on a loaded machine the quota eater below can win several rounds
+    monkeypatch.setattr(submit_shipment_confirmations, "retries", 6)
+    monkeypatch.setattr(submit_shipment_confirmations, "retry_delay_seconds", [0.2] * 6)
     cycle = make_cycle(shipments={"batch_size": 5})
     numbers = _exported(cycle, 60, lines=1)
     _drop(cycle, "ship.csv", _rows(cycle))
