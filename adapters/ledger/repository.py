@@ -1424,18 +1424,10 @@ class SqlLedger:
     def mark_labels_dropped(self, account: str, purchase_order_numbers: Collection[str]) -> list[str]:
         """Record that the orders' label files are on the warehouse drop (created -> dropped)."""
         now = utcnow()
-        moved: set[str] = set()
-        with self._transaction("mark labels dropped") as conn:
-            for where in self._filters(shipping_labels, account, purchase_order_numbers):
-                moved.update(
-                    conn.scalars(
-                        shipping_labels.update()
-                        .where(*where, shipping_labels.c.state == LabelState.CREATED)
-                        .values(state=LabelState.DROPPED, dropped_at=now, updated_at=now)
-                        .returning(shipping_labels.c.purchase_order_number)
-                    )
-                )
-        return _in_input_order(purchase_order_numbers, moved)
+        values = {"state": LabelState.DROPPED, "dropped_at": now, "updated_at": now}
+        return self._move_rows(
+            "mark labels dropped", shipping_labels, account, purchase_order_numbers, LabelState.CREATED, values
+        )
 
     def load_labels(
         self,
@@ -1446,17 +1438,10 @@ class SqlLedger:
         ship_from_party_id: str | None = None,
     ) -> list[LabelRecord]:
         """Label records of an account, by order number."""
-        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
-            return []
-        found: list[sa.Row[Any]] = []
-        with self._transaction("load labels", write=False) as conn:
-            for where in self._filters(shipping_labels, account, purchase_order_numbers):
-                query = sa.select(shipping_labels).where(*where)
-                if states is not None:
-                    query = query.where(shipping_labels.c.state.in_([LabelState(state) for state in states]))
-                if ship_from_party_id is not None:
-                    query = query.where(shipping_labels.c.ship_from_party_id == ship_from_party_id)
-                found.extend(conn.execute(query).all())
+        wanted = None if states is None else [LabelState(state) for state in states]
+        found = self._load_rows(
+            "load labels", shipping_labels, account, purchase_order_numbers, wanted, ship_from_party_id
+        )
         records = [
             LabelRecord(
                 account=row.account,
@@ -1520,18 +1505,55 @@ class SqlLedger:
         values: dict[str, Any] = {"state": state, "updated_at": now}
         if state is PackingSlipState.DROPPED:
             values["dropped_at"] = now
+        return self._move_rows(
+            "mark packing slips", packing_slips, account, purchase_order_numbers, PackingSlipState.WAITING, values
+        )
+
+    def _move_rows(
+        self,
+        operation: str,
+        table: sa.Table,
+        account: str,
+        purchase_order_numbers: Collection[str],
+        source: str,
+        values: dict[str, Any],
+    ) -> list[str]:
+        """One conditional UPDATE per key chunk of a per-order document table; returns the orders moved."""
         moved: set[str] = set()
-        with self._transaction("mark packing slips") as conn:
-            for where in self._filters(packing_slips, account, purchase_order_numbers):
+        with self._transaction(operation) as conn:
+            for where in self._filters(table, account, purchase_order_numbers):
                 moved.update(
                     conn.scalars(
-                        packing_slips.update()
-                        .where(*where, packing_slips.c.state == PackingSlipState.WAITING)
+                        table.update()
+                        .where(*where, table.c.state == source)
                         .values(**values)
-                        .returning(packing_slips.c.purchase_order_number)
+                        .returning(table.c.purchase_order_number)
                     )
                 )
         return _in_input_order(purchase_order_numbers, moved)
+
+    def _load_rows(
+        self,
+        operation: str,
+        table: sa.Table,
+        account: str,
+        purchase_order_numbers: Collection[str] | None,
+        states: Collection[str] | None,
+        ship_from_party_id: str | None,
+    ) -> list[sa.Row[Any]]:
+        """Rows of a per-order document table, filtered by orders, states and warehouse."""
+        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
+            return []
+        found: list[sa.Row[Any]] = []
+        with self._transaction(operation, write=False) as conn:
+            for where in self._filters(table, account, purchase_order_numbers):
+                query = sa.select(table).where(*where)
+                if states is not None:
+                    query = query.where(table.c.state.in_(list(states)))
+                if ship_from_party_id is not None:
+                    query = query.where(table.c.ship_from_party_id == ship_from_party_id)
+                found.extend(conn.execute(query).all())
+        return found
 
     def load_packing_slips(
         self,
@@ -1542,17 +1564,10 @@ class SqlLedger:
         ship_from_party_id: str | None = None,
     ) -> list[PackingSlipRecord]:
         """Packing slip records of an account, by order number."""
-        if (states is not None and not states) or (purchase_order_numbers is not None and not purchase_order_numbers):
-            return []
-        found: list[sa.Row[Any]] = []
-        with self._transaction("load packing slips", write=False) as conn:
-            for where in self._filters(packing_slips, account, purchase_order_numbers):
-                query = sa.select(packing_slips).where(*where)
-                if states is not None:
-                    query = query.where(packing_slips.c.state.in_([PackingSlipState(state) for state in states]))
-                if ship_from_party_id is not None:
-                    query = query.where(packing_slips.c.ship_from_party_id == ship_from_party_id)
-                found.extend(conn.execute(query).all())
+        wanted = None if states is None else [PackingSlipState(state) for state in states]
+        found = self._load_rows(
+            "load packing slips", packing_slips, account, purchase_order_numbers, wanted, ship_from_party_id
+        )
         records = [
             PackingSlipRecord(
                 account=row.account,
